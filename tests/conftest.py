@@ -1,0 +1,95 @@
+"""Shared fixtures and the CI policy.
+
+CI policy: with ``ODAPI_TUNER_CI=1`` (set by ``.ci/run``) a skipped test is a failed test, so
+tests that need the real OD API or PostgreSQL cannot silently vanish from CI. On a user's
+machine they skip with the reason.
+
+Heavy fixtures (a generated dataset, one real trained trial) are session-scoped and shared.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHAPES_CONFIG = REPO / "pipelines" / "ssd_mobilenet_v2_shapes.config"
+IN_CI = os.environ.get("ODAPI_TUNER_CI") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, which must run every test (ODAPI_TUNER_CI=1): {reason}"
+
+
+def odapi_available() -> str | None:
+    """None when the OD API stack is importable, else the reason it is not."""
+    try:
+        import object_detection.model_lib_v2  # noqa: F401  (pure import check; shims not needed)
+    except Exception as exc:  # noqa: BLE001
+        return f"the OD API stack is not installed ({type(exc).__name__}: {exc}); run `make setup`"
+    return None
+
+
+@pytest.fixture(scope="session")
+def odapi() -> None:
+    """Skip (fail in CI) when the real OD API is not importable."""
+    reason = odapi_available()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shapes_dataset(tmp_path_factory: pytest.TempPathFactory, odapi: None):
+    """A tiny real shapes dataset: 64 train / 16 eval images of 128 px."""
+    from tuner.data import shapes
+
+    return shapes.generate(tmp_path_factory.mktemp("shapes"),
+                           shapes.DatasetSpec(train=64, eval=16, size=128, seed=1))
+
+
+@pytest.fixture(scope="session")
+def make_config(shapes_dataset) -> Callable[..., str]:
+    """Factory: the demo SSD config on the tiny dataset, sized for seconds-long tests.
+
+    ``make_config(steps, batch_size=8, lr=None, edit=None)`` returns the config text;
+    ``edit`` is a callable receiving the TrainEvalPipelineConfig to change it further.
+    """
+    from tuner import config as cfgmod
+
+    def build(steps: int, batch_size: int = 8, lr: float | None = None,
+              edit: Callable[[object], None] | None = None) -> str:
+        cfg = cfgmod.load(SHAPES_CONFIG)
+        cfgmod.point_to_dataset(cfg, shapes_dataset.train_record, shapes_dataset.eval_record,
+                                shapes_dataset.label_map)
+        cfgmod.set_num_steps(cfg, steps)
+        cfg.train_config.batch_size = batch_size
+        cfg.eval_config.num_visualizations = 2
+        if lr is not None:
+            cfgmod.set_base_learning_rate(cfg, lr)
+        if edit is not None:
+            edit(cfg)
+        return cfgmod.dumps(cfg)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def trained_trial(tmp_path_factory: pytest.TempPathFactory, make_config):
+    """One real trial shared by many tests: 30 steps, a checkpoint and evaluation every 10.
+
+    Returns (trial, evaluations as yielded, outcome).
+    """
+    from tuner.trial import Trial, TrialSpec
+
+    trial_dir = tmp_path_factory.mktemp("trained") / "trial-0"
+    trial = Trial(TrialSpec(make_config(30), trial_dir, steps=30, eval_every=10))
+    seen = list(trial.evaluations())
+    return trial, seen, trial.outcome

@@ -1,0 +1,1 @@
+"""Datasets: the synthetic shapes generator (the embedded demo default)."""
