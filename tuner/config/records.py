@@ -1,0 +1,63 @@
+"""Counting records in TFRecord files by reading the framing, without TensorFlow.
+
+A TFRecord file is a sequence of ``uint64 length (little endian) | uint32 masked crc of length |
+data[length] | uint32 masked crc of data``. CRCs are not verified here; only the framing.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import struct
+from pathlib import Path
+
+from tuner.config.errors import ConfigFileError
+from tuner.config.io import PathLike
+
+_HEADER = 12  # 8-byte length + 4-byte crc
+_FOOTER = 4
+
+
+def expand_input_paths(pattern: str, *, base_dir: PathLike | None = None) -> list[str]:
+    """Expand a glob pattern (as ``input_path`` allows) into existing files, sorted.
+
+    Relative patterns are taken relative to ``base_dir`` (default: the current directory).
+    """
+    full = pattern if os.path.isabs(pattern) or base_dir is None else os.path.join(base_dir, pattern)
+    if glob.has_magic(full):
+        return sorted(p for p in glob.glob(full) if os.path.isfile(p))
+    return [full] if os.path.isfile(full) else []
+
+
+def count_records(path: PathLike) -> int:
+    """Count the records in one TFRecord file.
+
+    Raises:
+        ConfigFileError: The file cannot be read or its framing is truncated/corrupt.
+    """
+    count = 0
+    try:
+        size = Path(path).stat().st_size
+        with open(path, "rb") as handle:
+            offset = 0
+            while offset < size:
+                header = handle.read(_HEADER)
+                if len(header) < _HEADER:
+                    raise ConfigFileError(f"{os.fspath(path)} is not a valid TFRecord file: "
+                                          f"truncated record header at byte {offset}",
+                                          fix="regenerate the file; it was cut short or is not "
+                                              "a TFRecord")
+                (length,) = struct.unpack("<Q", header[:8])
+                end = offset + _HEADER + length + _FOOTER
+                if end > size:
+                    raise ConfigFileError(f"{os.fspath(path)} is not a valid TFRecord file: record "
+                                          f"{count} at byte {offset} claims {length} bytes but the "
+                                          f"file has {size}",
+                                          fix="regenerate the file; it was cut short or is not a "
+                                              "TFRecord")
+                handle.seek(end)
+                offset = end
+                count += 1
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read TFRecord file {os.fspath(path)}: {exc}",
+                              fix="check the path and permissions") from None
+    return count

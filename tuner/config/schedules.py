@@ -1,0 +1,294 @@
+"""Learning-rate semantic edits: the coupled changes people get wrong by hand.
+
+The optimizer (``train_config.optimizer.<rms_prop|momentum|adam>_optimizer``) holds a
+``LearningRate`` whose oneof ``learning_rate`` is one of ``constant_learning_rate``,
+``exponential_decay_learning_rate``, ``manual_step_learning_rate`` or
+``cosine_decay_learning_rate``. :func:`learning_rate_at` evaluates a schedule the way the OD
+API's ``learning_schedules`` module does, without importing TensorFlow.
+"""
+from __future__ import annotations
+
+import math
+
+from google.protobuf.internal import type_checkers
+from google.protobuf.message import Message
+from object_detection.protos import optimizer_pb2, pipeline_pb2
+
+from tuner.config.errors import ConfigValueError
+
+Config = pipeline_pb2.TrainEvalPipelineConfig
+
+#: Short names accepted by :func:`set_schedule_type`, mapped to the LearningRate oneof member.
+SCHEDULE_KINDS = {
+    "constant": "constant_learning_rate",
+    "exponential": "exponential_decay_learning_rate",
+    "manual_step": "manual_step_learning_rate",
+    "cosine": "cosine_decay_learning_rate",
+}
+#: Fractions of num_steps (and rate multipliers) used for a new manual step schedule.
+MANUAL_STEP_PLAN = ((0.6, 0.1), (0.85, 0.01))
+#: A new exponential schedule halves the rate this many times over num_steps.
+EXPONENTIAL_HALVINGS = 5
+
+
+def learning_rate_message(cfg: Config) -> optimizer_pb2.LearningRate:
+    """Return the optimizer's ``LearningRate`` message (live, editable).
+
+    Raises:
+        ConfigValueError: No optimizer or no schedule is set.
+    """
+    optimizer = cfg.train_config.optimizer
+    kind = optimizer.WhichOneof("optimizer")
+    if kind is None:
+        raise ConfigValueError("train_config.optimizer has no optimizer set",
+                               path="train_config.optimizer",
+                               fix="set e.g. train_config.optimizer.momentum_optimizer.learning_rate")
+    return getattr(optimizer, kind).learning_rate
+
+
+def schedule_path(cfg: Config) -> str:
+    """Dotted path of the active schedule, e.g. ``train_config.optimizer.momentum_optimizer.
+    learning_rate.cosine_decay_learning_rate``.
+
+    Raises:
+        ConfigValueError: No optimizer or no schedule.
+    """
+    kind = _schedule_kind(cfg)
+    return f"train_config.optimizer.{cfg.train_config.optimizer.WhichOneof('optimizer')}." \
+           f"learning_rate.{kind}"
+
+
+def _schedule_kind(cfg: Config) -> str:
+    lr = learning_rate_message(cfg)
+    kind = lr.WhichOneof("learning_rate")
+    if kind is None:
+        raise ConfigValueError("the optimizer has no learning-rate schedule set",
+                               path="train_config.optimizer",
+                               fix="use set_schedule_type(cfg, 'cosine') or set one in the config")
+    return kind
+
+
+def _schedule(cfg: Config) -> tuple[str, Message]:
+    kind = _schedule_kind(cfg)
+    return kind, getattr(learning_rate_message(cfg), kind)
+
+
+def base_learning_rate(cfg: Config) -> float:
+    """The schedule's base (peak, post-warmup) learning rate.
+
+    Raises:
+        ConfigValueError: No optimizer or schedule.
+    """
+    kind, sched = _schedule(cfg)
+    if kind == "constant_learning_rate":
+        value = sched.learning_rate
+    elif kind == "cosine_decay_learning_rate":
+        value = sched.learning_rate_base
+    else:
+        value = sched.initial_learning_rate
+    return type_checkers.ToShortestFloat(value)
+
+
+def _check_rate(lr: float) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ConfigValueError(f"learning rate must be a finite number > 0, got {lr!r}",
+                               fix="give a value such as 0.004")
+    return float(lr)
+
+
+def _check_steps(n: int) -> int:
+    if isinstance(n, float) and n.is_integer():
+        n = int(n)
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 < n < 2**31:
+        raise ConfigValueError(f"num_steps must be a whole number > 0, got {n!r}",
+                               path="train_config.num_steps", fix="give a value such as 50000")
+    return n
+
+
+def set_base_learning_rate(cfg: Config, lr: float) -> None:
+    """Set the base learning rate, rescaling the rest of the schedule to keep its shape.
+
+    Cosine: ``learning_rate_base`` and ``warmup_learning_rate`` scale together. Exponential:
+    ``initial``, ``burnin`` and ``min`` rates scale. Manual step: the initial rate and every
+    step's rate scale. Constant: the rate is replaced. If the old base is 0 only the base is set.
+
+    Raises:
+        ConfigValueError: ``lr`` is not > 0, or the config has no schedule.
+    """
+    lr = _check_rate(lr)
+    kind, sched = _schedule(cfg)
+    old = base_learning_rate(cfg)
+    scale = lr / old if old > 0 else None
+    if kind == "constant_learning_rate":
+        sched.learning_rate = lr
+    elif kind == "cosine_decay_learning_rate":
+        sched.learning_rate_base = lr
+        if scale is not None:
+            sched.warmup_learning_rate = sched.warmup_learning_rate * scale
+    elif kind == "exponential_decay_learning_rate":
+        sched.initial_learning_rate = lr
+        if scale is not None:
+            for name in ("burnin_learning_rate", "min_learning_rate"):
+                if sched.HasField(name):
+                    setattr(sched, name, getattr(sched, name) * scale)
+    else:
+        sched.initial_learning_rate = lr
+        if scale is not None:
+            for step in sched.schedule:
+                step.learning_rate = step.learning_rate * scale
+
+
+def _scaled_boundaries(steps: list[int], ratio: float, limit: int) -> list[int]:
+    out: list[int] = []
+    for step in steps:
+        value = max(1, int(round(step * ratio)))
+        if out:
+            value = max(value, out[-1] + 1)
+        out.append(min(value, max(limit - 1, 1)))
+    for i in range(len(out) - 1, 0, -1):  # keep strictly increasing after clamping at the end
+        if out[i - 1] >= out[i]:
+            out[i - 1] = max(out[i] - 1, 0)
+    return out
+
+
+def set_num_steps(cfg: Config, n: int) -> None:
+    """Change ``train_config.num_steps`` and stretch the schedule to match.
+
+    The schedule is rescaled by ``n / old`` where ``old`` is the previous ``num_steps`` (or,
+    if that was 0 = train forever, the cosine ``total_steps``). Cosine: ``total_steps = n`` and
+    warmup/hold steps scale. Exponential: ``decay_steps`` and ``burnin_steps`` scale. Manual
+    step: boundaries scale (kept strictly increasing and below ``n``). Constant: nothing to do.
+    With no reference length the schedule is left as it is, except cosine ``total_steps``.
+
+    Raises:
+        ConfigValueError: ``n`` is not a whole number > 0.
+    """
+    n = _check_steps(n)
+    old = cfg.train_config.num_steps
+    cfg.train_config.num_steps = n
+    optimizer = cfg.train_config.optimizer
+    if optimizer.WhichOneof("optimizer") is None or \
+            learning_rate_message(cfg).WhichOneof("learning_rate") is None:
+        return
+    kind, sched = _schedule(cfg)
+    if kind == "cosine_decay_learning_rate":
+        reference = old or sched.total_steps
+        ratio = n / reference if reference else 1.0
+        warmup = int(round(sched.warmup_steps * ratio))
+        hold = int(round(sched.hold_base_rate_steps * ratio))
+        sched.total_steps = n
+        if sched.HasField("warmup_steps") or warmup != sched.warmup_steps:
+            sched.warmup_steps = min(warmup, max(n - 1, 0))
+        if sched.HasField("hold_base_rate_steps"):
+            sched.hold_base_rate_steps = min(hold, max(n - 1 - sched.warmup_steps, 0))
+        return
+    if not old:
+        return
+    ratio = n / old
+    if kind == "exponential_decay_learning_rate":
+        sched.decay_steps = max(1, int(round(sched.decay_steps * ratio)))
+        if sched.HasField("burnin_steps"):
+            sched.burnin_steps = int(round(sched.burnin_steps * ratio))
+    elif kind == "manual_step_learning_rate":
+        new = _scaled_boundaries([s.step for s in sched.schedule], ratio, n)
+        for entry, step in zip(sched.schedule, new):
+            entry.step = step
+
+
+def _warmup_of(kind: str, sched: Message) -> tuple[int, float]:
+    if kind == "cosine_decay_learning_rate":
+        return sched.warmup_steps, sched.warmup_learning_rate
+    if kind == "exponential_decay_learning_rate":
+        return sched.burnin_steps, sched.burnin_learning_rate
+    return 0, 0.0
+
+
+def set_schedule_type(cfg: Config, kind: str) -> None:
+    """Switch the schedule to ``kind``, carrying the base rate (and any warmup) over.
+
+    Args:
+        cfg: Config to edit.
+        kind: ``constant``, ``exponential``, ``manual_step`` or ``cosine`` (or the full oneof
+            member name, e.g. ``cosine_decay_learning_rate``).
+
+    New schedules are sized from ``num_steps``: cosine decays to 0 at ``num_steps``; exponential
+    halves the rate :data:`EXPONENTIAL_HALVINGS` times; manual step follows
+    :data:`MANUAL_STEP_PLAN`. A warmup (cosine warmup / exponential burn-in) carries over.
+
+    Raises:
+        ConfigValueError: Unknown kind, no optimizer, or ``num_steps`` unset for a decaying kind.
+    """
+    member = SCHEDULE_KINDS.get(kind, kind if kind in SCHEDULE_KINDS.values() else None)
+    if member is None:
+        raise ConfigValueError(f"unknown schedule type {kind!r}",
+                               fix=f"use one of {', '.join(SCHEDULE_KINDS)}")
+    lr = learning_rate_message(cfg)
+    current = lr.WhichOneof("learning_rate")
+    if current == member:
+        return
+    base = base_learning_rate(cfg) if current else optimizer_pb2.ConstantLearningRate().learning_rate
+    warmup_steps, warmup_rate = _warmup_of(current, getattr(lr, current)) if current else (0, 0.0)
+    n = cfg.train_config.num_steps
+    if member != "constant_learning_rate" and n <= 0:
+        raise ConfigValueError(f"cannot size a {kind} schedule: train_config.num_steps is {n}",
+                               path="train_config.num_steps",
+                               fix="set train_config.num_steps (set_num_steps) first")
+    warmup_steps = min(warmup_steps, max(n - 1, 0))
+    if member == "constant_learning_rate":
+        lr.constant_learning_rate.learning_rate = base
+    elif member == "cosine_decay_learning_rate":
+        sched = lr.cosine_decay_learning_rate
+        sched.learning_rate_base = base
+        sched.total_steps = n
+        sched.warmup_steps = warmup_steps
+        sched.warmup_learning_rate = min(warmup_rate, base)
+    elif member == "exponential_decay_learning_rate":
+        sched = lr.exponential_decay_learning_rate
+        sched.initial_learning_rate = base
+        sched.decay_factor = 0.5
+        sched.decay_steps = max(1, n // EXPONENTIAL_HALVINGS)
+        sched.staircase = True
+        if warmup_steps:
+            sched.burnin_steps = warmup_steps
+            sched.burnin_learning_rate = warmup_rate
+    else:
+        sched = lr.manual_step_learning_rate
+        sched.initial_learning_rate = base
+        for fraction, factor in MANUAL_STEP_PLAN:
+            entry = sched.schedule.add()
+            entry.step = max(1, int(round(n * fraction)))
+            entry.learning_rate = base * factor
+
+
+def learning_rate_at(cfg: Config, step: int) -> float:
+    """Evaluate the schedule at ``step`` as the OD API's ``learning_schedules`` would.
+
+    Raises:
+        ConfigValueError: No optimizer or schedule.
+    """
+    kind, s = _schedule(cfg)
+    if kind == "constant_learning_rate":
+        return s.learning_rate
+    if kind == "exponential_decay_learning_rate":
+        burnin_rate = s.burnin_learning_rate or s.initial_learning_rate
+        if step < s.burnin_steps:
+            return burnin_rate
+        exponent = (step - s.burnin_steps) / max(s.decay_steps, 1)
+        if s.staircase:
+            exponent = math.floor(exponent)
+        return max(s.initial_learning_rate * s.decay_factor ** exponent, s.min_learning_rate)
+    if kind == "manual_step_learning_rate":
+        rates = [s.initial_learning_rate] + [e.learning_rate for e in s.schedule]
+        bounds = [e.step for e in s.schedule]
+        if s.warmup and bounds and step < bounds[0]:
+            return rates[0] + (rates[1] - rates[0]) * step / bounds[0]
+        return rates[sum(1 for b in bounds if step >= b)]
+    total, warmup, hold = s.total_steps, s.warmup_steps, s.hold_base_rate_steps
+    if step > total:
+        return 0.0
+    if warmup and step < warmup:
+        return s.warmup_learning_rate + (s.learning_rate_base - s.warmup_learning_rate) * step / warmup
+    if hold and step <= warmup + hold:
+        return s.learning_rate_base
+    span = max(total - warmup - hold, 1)
+    return 0.5 * s.learning_rate_base * (1 + math.cos(math.pi * (step - warmup - hold) / span))
