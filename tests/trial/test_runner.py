@@ -1,0 +1,144 @@
+"""tuner.trial on the real OD API (tiny model, tiny data, few steps) plus fast unit tests."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+
+import pytest
+from procutil import group_alive
+
+from tuner import events
+from tuner.outcome import FailureClass, Status, TrialOutcome
+from tuner.trial import RESULT_FILE, Trial, TrialSpec, TrialSpecError
+
+
+# -- integration: one shared trained trial ------------------------------------------------
+def test_every_checkpoint_is_evaluated_once_in_step_order(trained_trial) -> None:
+    trial, seen, outcome = trained_trial
+    assert outcome.status is Status.COMPLETED, outcome.reason + "\n" + outcome.log_tail
+    assert [e.step for e in seen] == [10, 20, 30]
+    assert [e.step for e in outcome.evaluations] == [10, 20, 30]
+    for evaluation in seen:
+        assert set(events.COCO_TAGS) <= set(evaluation.metrics), sorted(evaluation.metrics)
+        assert 0.0 <= evaluation.value(events.MAP) <= 1.0
+    ledger = [json.loads(line) for line in (trial.model_dir / "eval" / "checkpoints.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in ledger] == [10, 20, 30]
+    assert len({entry["checkpoint"] for entry in ledger}) == 3
+
+
+def test_coco_metrics_reach_the_eval_event_files(trained_trial) -> None:
+    """The smoke test of the stack: model_lib_v2 trained and evaluated, COCO metrics written."""
+    trial, seen, _ = trained_trial
+    by_step = events.group_by_step(events.read_scalars(trial.model_dir / "eval"))
+    assert sorted(by_step) == [10, 20, 30]
+    for evaluation in seen:
+        assert by_step[evaluation.step][events.MAP] == pytest.approx(evaluation.value(events.MAP))
+        assert by_step[evaluation.step][events.MAP50] >= by_step[evaluation.step][events.MAP] - 1e-6
+    losses = events.read_scalars(trial.model_dir / "train", tags=[events.TOTAL_LOSS])
+    assert losses and all(math.isfinite(e.value) for e in losses)
+    assert max(e.step for e in losses) == 30
+
+
+def test_best_and_last_checkpoints_are_kept_and_others_removed(trained_trial) -> None:
+    trial, seen, outcome = trained_trial
+    best = max(seen, key=lambda e: (e.value(events.MAP), -e.step))
+    assert outcome.best is not None and outcome.best.step == best.step
+    assert outcome.best_checkpoint == best.checkpoint
+    assert outcome.last_checkpoint == seen[-1].checkpoint
+    kept = {f.split(".")[0] for f in os.listdir(trial.model_dir) if f.startswith("ckpt-")}
+    assert kept == {best.checkpoint, seen[-1].checkpoint}
+    state = (trial.model_dir / "checkpoint").read_text()
+    assert f'model_checkpoint_path: "{seen[-1].checkpoint}"' in state
+    result = json.loads((trial.trial_dir / RESULT_FILE).read_text())
+    assert result["best"]["step"] == best.step
+    assert result["best"]["metrics"][events.MAP] == pytest.approx(best.value(events.MAP))
+    assert TrialOutcome.from_json(result) == outcome
+
+
+def test_a_finished_trial_directory_is_not_reused(trained_trial) -> None:
+    trial, _, _ = trained_trial
+    again = Trial(TrialSpec("", trial.trial_dir, steps=10, eval_every=10))
+    with pytest.raises(FileExistsError, match="already holds a finished trial"):
+        next(again.evaluations())
+
+
+# -- integration: stop, NaN, rejected config ---------------------------------------------
+def _environ(pid: int) -> dict[str, str]:
+    raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_stop_mid_training_leaves_no_process_behind(tmp_path, make_config) -> None:
+    """Also checks device pinning: both processes get the trial's device and thread budget."""
+    trial = Trial(TrialSpec(make_config(400), tmp_path / "trial", steps=400, eval_every=200, device="", threads=1))
+    seen: dict[str, dict[str, str]] = {}
+
+    def inspect() -> None:
+        for name, proc in trial._procs.items():  # noqa: SLF001 - the test inspects the children
+            seen[name] = _environ(proc.pid) | {"cmdline": open(f"/proc/{proc.pid}/cmdline").read()}
+
+    inspector = threading.Timer(5.0, inspect)
+    stopper = threading.Timer(25.0, trial.stop, kwargs={"reason": "pruned"})
+    inspector.start()
+    stopper.start()
+    started = time.monotonic()
+    try:
+        assert list(trial.evaluations()) == []
+    finally:
+        stopper.cancel()
+        inspector.cancel()
+    assert set(seen) == {"train", "eval"}
+    for env in seen.values():
+        assert env["CUDA_VISIBLE_DEVICES"] == "" and env["OMP_NUM_THREADS"] == "1"
+        assert "--threads\x001" in env["cmdline"]
+    elapsed_after_stop = time.monotonic() - started - 25.0
+    assert elapsed_after_stop < 10.0
+    pids = [p.pid for p in trial._procs.values()]  # noqa: SLF001 - the test checks the groups
+    assert pids and not any(group_alive(pid) for pid in pids)
+    assert trial.outcome.status is Status.STOPPED and trial.outcome.reason == "pruned"
+    assert (tmp_path / "trial" / RESULT_FILE).exists()
+
+
+def test_absurd_learning_rate_ends_as_a_nan_failure(tmp_path, make_config) -> None:
+    trial = Trial(TrialSpec(make_config(200, lr=1e12), tmp_path / "trial", steps=200, eval_every=100))
+    list(trial.evaluations())
+    outcome = trial.outcome
+    assert outcome.status is Status.FAILED
+    assert outcome.failure is FailureClass.NAN, outcome.reason + "\n" + outcome.log_tail
+    assert "nan" in outcome.reason.lower() or "inf" in outcome.reason.lower()
+
+
+def test_a_config_the_od_api_rejects_ends_as_a_config_failure(tmp_path, make_config) -> None:
+    def unknown_extractor(cfg) -> None:
+        cfg.model.ssd.feature_extractor.type = "ssd_mobilenet_v9_keras"
+
+    trial = Trial(TrialSpec(make_config(20, edit=unknown_extractor), tmp_path / "trial", steps=20, eval_every=10))
+    list(trial.evaluations())
+    outcome = trial.outcome
+    assert outcome.status is Status.FAILED
+    assert outcome.failure is FailureClass.CONFIG, outcome.reason + "\n" + outcome.log_tail
+    assert "ssd_mobilenet_v9_keras" in outcome.reason
+    assert (tmp_path / "trial" / "logs" / "train.log").exists()
+
+
+# -- units ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("steps, every, message", [
+    (25, 10, "not a multiple of --eval-every 10.*use --steps 20 or 30"),
+    (0, 10, "must be positive"),
+    (10, 0, "must be positive"),
+])
+def test_spec_validation(tmp_path, steps, every, message) -> None:
+    with pytest.raises(TrialSpecError, match=message):
+        TrialSpec("", tmp_path, steps=steps, eval_every=every).validate()
+
+
+def test_inner_steps_divide_the_checkpoint_interval() -> None:
+    from tuner.odapi.train import inner_steps
+
+    for every in (1, 7, 10, 30, 100, 250, 1000, 997):
+        n = inner_steps(every)
+        assert every % n == 0 and 1 <= n <= 25
+    assert inner_steps(100) == 25 and inner_steps(30) == 15

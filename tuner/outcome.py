@@ -1,0 +1,90 @@
+"""Typed results of a trial: evaluations, the final outcome and its failure class."""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class Status(str, enum.Enum):
+    """How a trial ended."""
+
+    COMPLETED = "completed"
+    STOPPED = "stopped"      # stop() was called (pruned, interrupted)
+    FAILED = "failed"
+
+
+class FailureClass(str, enum.Enum):
+    """Why a failed trial failed."""
+
+    CONFIG = "config"        # the OD API rejected the config
+    NAN = "nan"              # the loss became NaN or infinite
+    OOM = "oom"              # out of memory (host or device)
+    CRASH = "crash"          # any other non-zero exit
+    TIMEOUT = "timeout"      # the trial ran past its time budget
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """The metrics of one evaluated checkpoint (COCO tags as the OD API writes them)."""
+
+    step: int
+    metrics: Mapping[str, float]
+    checkpoint: str = ""
+
+    def value(self, tag: str) -> float:
+        """The metric ``tag``, NaN when absent."""
+        return float(self.metrics.get(tag, math.nan))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialOutcome:
+    """Everything known about a finished trial; serialised to ``result.json``."""
+
+    status: Status
+    failure: FailureClass | None
+    reason: str
+    evaluations: tuple[Evaluation, ...]
+    best: Evaluation | None
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+    wall_seconds: float
+    log_tail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        data["failure"] = self.failure.value if self.failure else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrialOutcome:
+        def evaluation(d: Mapping[str, Any] | None) -> Evaluation | None:
+            return None if d is None else Evaluation(int(d["step"]), dict(d["metrics"]), d.get("checkpoint", ""))
+
+        return cls(
+            status=Status(data["status"]),
+            failure=FailureClass(data["failure"]) if data.get("failure") else None,
+            reason=data.get("reason", ""),
+            evaluations=tuple(e for e in map(evaluation, data.get("evaluations", ())) if e),
+            best=evaluation(data.get("best")),
+            best_checkpoint=data.get("best_checkpoint"),
+            last_checkpoint=data.get("last_checkpoint"),
+            wall_seconds=float(data.get("wall_seconds", 0.0)),
+            log_tail=data.get("log_tail", ""),
+        )
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and ``os.replace``.
+
+    NaN and infinity are written as JSON-incompatible tokens Python reads back (``NaN``).
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,51 @@
+"""The file and exit-code protocol between a trial's processes (TensorFlow-free).
+
+``tuner.odapi.train`` and ``tuner.odapi.evaluate`` write these; :mod:`tuner.trial` reads them.
+
+* ``model_dir/train/DONE``: written atomically by the trainer when training returned normally.
+* ``model_dir/eval/checkpoints.jsonl``: one JSON line per finished evaluation
+  (``step``, ``checkpoint`` name, ``seconds``), appended after its summaries were flushed.
+* Trainer exit codes: :data:`EXIT_CONFIG_REJECTED`, :data:`EXIT_OUT_OF_MEMORY`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+DONE_MARKER = "DONE"
+LEDGER = "checkpoints.jsonl"
+EXIT_CONFIG_REJECTED = 3
+EXIT_OUT_OF_MEMORY = 4
+# What the OD API's builders raise for a config they cannot build (model, input or optimizer).
+CONFIG_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, TypeError, NotImplementedError)
+
+
+def done_marker(model_dir: str | os.PathLike[str]) -> Path:
+    return Path(model_dir) / "train" / DONE_MARKER
+
+
+def ledger_path(model_dir: str | os.PathLike[str]) -> Path:
+    return Path(model_dir) / "eval" / LEDGER
+
+
+def read_ledger(model_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Finished evaluations in the order written (``[]`` if none yet).
+
+    A last line still being written (no newline yet) is ignored until complete.
+    """
+    path = ledger_path(model_dir)
+    if not path.exists():
+        return []
+    text = path.read_text()
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
+def append_ledger(model_dir: str | os.PathLike[str], entry: dict[str, Any]) -> None:
+    """Append one finished evaluation (a single write of one complete line)."""
+    path = ledger_path(model_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fh.write(json.dumps(entry) + "\n")

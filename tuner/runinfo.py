@@ -1,0 +1,78 @@
+"""The on-disk contract of a study run directory (read by ``tflite.convert`` and notebooks).
+
+Layout of ``<run dir>`` (one per study)::
+
+    study.json            RunInfo: study name, storage URL, base config, data, budget
+    study.db              the default SQLite Optuna storage (absent when --storage is given)
+    base.config           the base config as trained by trial 0 (data paths resolved)
+    trial-0000/ ...       one directory per Optuna trial number (see tuner.trial)
+
+Each Optuna trial carries these user attributes (keys in :class:`Attr`): the trial directory,
+the best step, its checkpoint, all COCO metrics at the best step, the config diff against the
+base, and for failures the failure class and reason.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from tuner.outcome import write_json_atomic
+
+RUN_INFO_FILE = "study.json"
+BASE_CONFIG_FILE = "base.config"
+SQLITE_FILE = "study.db"
+
+
+class Attr:
+    """Optuna user-attribute keys written for every trial."""
+
+    TRIAL_DIR = "trial_dir"
+    BASELINE = "baseline"            # True on trial 0, the unmodified base config
+    BEST_STEP = "best_step"
+    BEST_CHECKPOINT = "best_checkpoint"
+    METRICS = "metrics"              # {COCO tag: value} at the best step
+    DIFF = "diff"                    # [[path, old, new], ...] against base.config
+    FAILURE = "failure_class"        # tuner.outcome.FailureClass value
+    REASON = "reason"
+    WORKER = "worker"                # "host:pid" of the process that ran it
+    DEVICE = "device"                # CUDA_VISIBLE_DEVICES given to it ("" = inherited)
+    RETRY_OF = "retry_of"            # number of the orphaned trial this one re-runs
+
+
+def trial_dir_name(number: int) -> str:
+    return f"trial-{number:04d}"
+
+
+def sqlite_url(run_dir: str | Path) -> str:
+    return f"sqlite:///{(Path(run_dir) / SQLITE_FILE).resolve()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """What a run directory holds a study of."""
+
+    study_name: str
+    storage: str
+    base: str                  # the user's --base as resolved to a file
+    train_data: str
+    eval_data: str
+    label_map: str
+    steps: int
+    eval_every: int
+    objective: str
+
+    def save(self, run_dir: str | Path) -> None:
+        write_json_atomic(Path(run_dir) / RUN_INFO_FILE, dataclasses.asdict(self))
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> RunInfo:
+        """Raises:
+            FileNotFoundError: ``run_dir`` holds no study.
+        """
+        path = Path(run_dir) / RUN_INFO_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{run_dir} is not a study run directory (no {RUN_INFO_FILE})")
+        data: dict[str, Any] = json.loads(path.read_text())
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})

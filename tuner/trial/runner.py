@@ -1,0 +1,334 @@
+"""One trial on the real OD API: train, evaluate every checkpoint, stream metrics, stop on demand.
+
+A trial runs two processes, each started once (so TensorFlow's start-up is paid twice per
+trial, not once per checkpoint): ``python -m tuner.odapi.train`` and
+``python -m tuner.odapi.evaluate``, in their own process group, with output in
+``logs/train.log`` and ``logs/eval.log``. Metrics are read from the evaluation event files
+(:mod:`tuner.events`) as each evaluation lands; the trainer's loss is watched in the training
+event files so a diverging run ends at once as a NaN failure.
+
+Trial directory layout::
+
+    pipeline.config          the config this trial trains (written by the trial)
+    model/                   OD API model_dir: checkpoints, train/ and eval/ event files
+    logs/train.log, eval.log full process output
+    result.json              the TrialOutcome (status, failure class, best step and metrics)
+
+Thread-safety: :meth:`Trial.stop` may be called from any thread (or a signal handler) while
+another thread iterates :meth:`Trial.evaluations`.
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+from tuner import events, retention
+from tuner.protocol import EXIT_CONFIG_REJECTED, EXIT_OUT_OF_MEMORY, read_ledger
+from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome, write_json_atomic
+
+RESULT_FILE = "result.json"
+_PR_SET_PDEATHSIG = 1
+CONFIG_FILE = "pipeline.config"
+MODEL_DIR = "model"
+LOG_DIR = "logs"
+_OOM_MARKERS = ("ResourceExhaustedError", "OUT_OF_MEMORY", "MemoryError", "std::bad_alloc", "OOM when allocating")
+
+
+class TrialSpecError(ValueError):
+    """The trial's own parameters are inconsistent (raised before anything starts)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialSpec:
+    """What to run.
+
+    Attributes:
+        config_text: the complete pipeline.config (text format) of this variant.
+        trial_dir: directory of this trial (created; must not hold another trial's result).
+        steps: training steps; a multiple of ``eval_every``.
+        eval_every: checkpoint (and evaluation) interval in steps.
+        objective: metric tag that defines the best checkpoint.
+        device: value for CUDA_VISIBLE_DEVICES (``None``: inherit; ``""``: CPU only).
+        threads: CPU threads for each TF process (0: TensorFlow decides).
+        timeout: wall-clock budget in seconds (``None``: unlimited).
+    """
+
+    config_text: str
+    trial_dir: Path
+    steps: int
+    eval_every: int
+    objective: str = events.MAP
+    device: str | None = None
+    threads: int = 0
+    timeout: float | None = None
+
+    def validate(self) -> None:
+        """Raises:
+            TrialSpecError: with the offending value and the fix.
+        """
+        if self.steps <= 0 or self.eval_every <= 0:
+            raise TrialSpecError(f"--steps and --eval-every must be positive (got {self.steps}, {self.eval_every})")
+        if self.steps % self.eval_every:
+            raise TrialSpecError(
+                f"--steps {self.steps} is not a multiple of --eval-every {self.eval_every}: the last "
+                f"steps would never be evaluated; use --steps {self.steps // self.eval_every * self.eval_every or self.eval_every}"
+                f" or {(self.steps // self.eval_every + 1) * self.eval_every}")
+        if self.threads < 0:
+            raise TrialSpecError(f"--threads must be >= 0 (got {self.threads})")
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc() if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the launching thread's process dies (Linux), so a killed
+    study never leaves training processes behind. Elsewhere a no-op."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    if not path.exists():
+        return ""
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - 64 * 1024))
+        text = fh.read().decode("utf-8", "replace")
+    noise = ("Warning", "warnings.warn", "cuda_", "rebuild TensorFlow", "Instructions for updating", "deprecated")
+    kept = [ln for ln in text.splitlines() if ln.strip() and not any(n in ln for n in noise)]
+    return "\n".join(kept[-lines:])
+
+
+@dataclasses.dataclass
+class TrialTimings:
+    """What the tuner itself spends around the OD API processes (see bench/trial_overhead.py).
+
+    Attributes:
+        launch_seconds: writing the trial directory and starting both processes.
+        teardown_seconds: from the end of the watch loop to ``result.json`` written (process
+            shutdown, checkpoint retention).
+        seen_at: step -> wall-clock time (``time.time()``) its evaluation was yielded.
+    """
+
+    launch_seconds: float = 0.0
+    teardown_seconds: float = 0.0
+    seen_at: dict[int, float] = dataclasses.field(default_factory=dict)
+
+
+class Trial:
+    """A running (or finished) trial. Use :meth:`evaluations` to drive it.
+
+    Example::
+
+        trial = Trial(spec)
+        for evaluation in trial.evaluations():
+            print(evaluation.step, evaluation.value(events.MAP))
+        print(trial.outcome)
+    """
+
+    def __init__(self, spec: TrialSpec) -> None:
+        spec.validate()
+        self.spec = spec
+        self.trial_dir = Path(spec.trial_dir)
+        self.model_dir = self.trial_dir / MODEL_DIR
+        self.log_dir = self.trial_dir / LOG_DIR
+        self.outcome: TrialOutcome | None = None
+        self.last_train_step = 0
+        self.last_loss = math.nan
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._stop_reason: str | None = None
+        self._first_failed: str | None = None
+        self._lock = threading.Lock()
+        self._started = 0.0
+        self.timings = TrialTimings()
+
+    # -- control ----------------------------------------------------------------------
+    def stop(self, reason: str = "stopped on request") -> None:
+        """End the trial now: both process groups get SIGTERM, then SIGKILL after 5 s."""
+        with self._lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+        self._kill_all()
+
+    def _kill_all(self, grace: float = 5.0) -> None:
+        procs = list(self._procs.values())
+        for proc in procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for proc in procs:  # the group may outlive its leader: kill it whole either way
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+
+    # -- running ----------------------------------------------------------------------
+    def _launch(self, name: str, module: str, args: list[str]) -> None:
+        env = dict(os.environ)
+        if self.spec.device is not None:
+            env["CUDA_VISIBLE_DEVICES"] = self.spec.device
+        if self.spec.threads:
+            env["OMP_NUM_THREADS"] = str(self.spec.threads)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env["PYTHONUNBUFFERED"] = "1"
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        try:
+            self._procs[name] = subprocess.Popen(
+                [sys.executable, "-m", module, *args], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+        finally:
+            log.close()
+
+    def _start(self) -> None:
+        if (self.trial_dir / RESULT_FILE).exists():
+            raise FileExistsError(f"{self.trial_dir} already holds a finished trial ({RESULT_FILE}); "
+                                  "use a new trial directory")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        config = self.trial_dir / CONFIG_FILE
+        config.write_text(self.spec.config_text)
+        common = ["--config", str(config), "--model-dir", str(self.model_dir), "--threads", str(self.spec.threads)]
+        self._started = time.monotonic()
+        self._launch("train", "tuner.odapi.train",
+                     common + ["--steps", str(self.spec.steps), "--checkpoint-every", str(self.spec.eval_every)])
+        self._launch("eval", "tuner.odapi.evaluate",
+                     common + ["--eval-every", str(self.spec.eval_every), "--final-step", str(self.spec.steps)])
+
+    def evaluations(self, poll: float = 0.25) -> Iterator[Evaluation]:
+        """Run the trial, yielding each checkpoint's metrics as its evaluation lands.
+
+        Evaluations come in step order. When the generator ends, :attr:`outcome` is set,
+        ``result.json`` is written and checkpoints other than the best and last are gone.
+        Closing the generator early stops the trial.
+
+        Raises:
+            FileExistsError: the trial directory already holds a finished trial.
+        """
+        launch = time.perf_counter()
+        self._start()
+        self.timings.launch_seconds = time.perf_counter() - launch
+        eval_reader = events.EventDirReader(self.model_dir / "eval")
+        train_reader = events.EventDirReader(self.model_dir / "train", tags=[events.TOTAL_LOSS])
+        pending: dict[int, dict[str, float]] = {}
+        landed: list[Evaluation] = []
+        failure: tuple[FailureClass, str] | None = None
+        try:
+            while True:
+                # Decide "finished" before reading, so whatever the processes wrote is read below.
+                finished = all(p.poll() is not None for p in self._procs.values())
+                for event in train_reader.poll():
+                    self.last_train_step, self.last_loss = max(self.last_train_step, event.step), event.value
+                    if not math.isfinite(event.value) and failure is None:
+                        failure = (FailureClass.NAN, f"loss became {event.value} at step {event.step}")
+                        self._kill_all()
+                for event in eval_reader.poll():
+                    pending.setdefault(event.step, {})[event.tag] = event.value
+                # The ledger line is written after the evaluation's summaries were flushed.
+                done_steps = {entry["step"]: entry["checkpoint"] for entry in read_ledger(self.model_dir)}
+                for step in sorted(s for s in pending if s in done_steps):
+                    evaluation = Evaluation(step, pending.pop(step), done_steps[step])
+                    landed.append(evaluation)
+                    self.timings.seen_at[step] = time.time()
+                    yield evaluation
+                if failure or self._stop_reason or finished:
+                    break
+                if self.spec.timeout and time.monotonic() - self._started > self.spec.timeout:
+                    failure = (FailureClass.TIMEOUT, f"trial exceeded its {self.spec.timeout:.0f} s budget")
+                    break
+                crashed = [n for n, p in self._procs.items() if p.poll() not in (None, 0)]
+                if crashed:  # neither process may wait for a dead partner
+                    self._first_failed = crashed[0]
+                    self._kill_all()
+                time.sleep(poll)
+        except GeneratorExit:
+            with self._lock:
+                self._stop_reason = self._stop_reason or "stopped: the caller closed the trial"
+            raise
+        finally:
+            teardown = time.perf_counter()
+            self._kill_all()
+            if self.outcome is None:
+                self.outcome = self._finish(landed, failure)
+            self.timings.teardown_seconds = time.perf_counter() - teardown
+
+    # -- ending -----------------------------------------------------------------------
+    def _classify_exit(self) -> tuple[FailureClass, str] | None:
+        failed = [n for n, p in self._procs.items() if p.returncode != 0]
+        if not failed:
+            return None
+        name = self._first_failed or failed[0]
+        proc = self._procs[name]
+        text = _tail(self.log_dir / f"{name}.log", 200)
+        if proc.returncode == EXIT_CONFIG_REJECTED:
+            line = next((ln for ln in reversed(text.splitlines()) if ln.startswith("CONFIG_REJECTED")), "")
+            return FailureClass.CONFIG, line.removeprefix("CONFIG_REJECTED: ") or "the OD API rejected the config"
+        if proc.returncode == EXIT_OUT_OF_MEMORY or proc.returncode == -signal.SIGKILL or any(
+                m in text for m in _OOM_MARKERS):
+            return FailureClass.OOM, f"{name} process ran out of memory (exit {proc.returncode})"
+        if "NaN" in text and ("loss" in text.lower() or "Tensor had NaN" in text):
+            return FailureClass.NAN, f"{name} process stopped on a NaN (exit {proc.returncode})"
+        last = next((ln for ln in reversed(text.splitlines()) if "Error" in ln), f"exit code {proc.returncode}")
+        return FailureClass.CRASH, f"{name} process crashed: {last.strip()[:300]}"
+
+    def _finish(self, landed: list[Evaluation], failure: tuple[FailureClass, str] | None) -> TrialOutcome:
+        wall = time.monotonic() - self._started
+        if failure is None and self._stop_reason is None:
+            failure = self._classify_exit()
+            if failure is None and not landed:
+                failure = (FailureClass.CRASH, "training ended without any evaluation")
+        if failure is not None:
+            status, reason = Status.FAILED, failure[1]
+        elif self._stop_reason is not None:
+            status, reason = Status.STOPPED, self._stop_reason
+        else:
+            status, reason = Status.COMPLETED, f"trained {self.spec.steps} steps, {len(landed)} evaluations"
+        objective = self.spec.objective
+        scored = [e for e in landed if math.isfinite(e.value(objective))]
+        best = max(scored, key=lambda e: (e.value(objective), -e.step)) if scored else None
+        names = retention.checkpoint_names(self.model_dir) if self.model_dir.exists() else []
+        last = names[-1] if names else None
+        keep = {n for n in (best.checkpoint if best else None, last) if n}
+        if names:
+            retention.retain(self.model_dir, keep)
+        log_name = self._first_failed or "train"
+        outcome = TrialOutcome(
+            status=status, failure=failure[0] if failure else None, reason=reason,
+            evaluations=tuple(landed), best=best, best_checkpoint=best.checkpoint if best else None,
+            last_checkpoint=last, wall_seconds=round(wall, 2),
+            log_tail=_tail(self.log_dir / f"{log_name}.log") if status is Status.FAILED else "")
+        write_json_atomic(self.trial_dir / RESULT_FILE, outcome.to_json())
+        return outcome
+
+
+def run_trial(spec: TrialSpec) -> TrialOutcome:
+    """Run a trial to its end; return its outcome."""
+    trial = Trial(spec)
+    for _ in trial.evaluations():
+        pass
+    assert trial.outcome is not None  # set by evaluations() on every path
+    return trial.outcome
