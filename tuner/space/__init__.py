@@ -1,0 +1,13 @@
+"""Search spaces: YAML files mapping config paths and semantic knobs to distributions.
+
+Parsed and range-checked by :mod:`.model`, validated against a base config and sampled with
+Optuna by :mod:`.apply`; knobs (coupled edits) live in :mod:`.knobs`.
+"""
+from __future__ import annotations
+
+from tuner.space.apply import active, apply, apply_param, from_optuna_params, sample, validate
+from tuner.space.knobs import KNOBS, KnobError
+from tuner.space.model import Kind, Param, SearchSpace, SpaceError, Target, load_space, parse_space
+
+__all__ = ["KNOBS", "Kind", "KnobError", "Param", "SearchSpace", "SpaceError", "Target", "active", "apply",
+           "apply_param", "from_optuna_params", "load_space", "parse_space", "sample", "validate"]

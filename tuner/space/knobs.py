@@ -1,0 +1,114 @@
+"""Semantic knobs: search-space entries that make coupled config edits via :mod:`tuner.config`.
+
+A knob is a name a search space can use instead of a raw config path, for edits where one
+number changes several fields (the learning rate rescales a whole schedule, the L2 weight is
+set in every regularizer, momentum lives in whichever optimizer the config uses).
+
+Each knob is ``apply(cfg, value)``; it raises :class:`tuner.config.ConfigError` (or
+:class:`KnobError`) when it cannot apply to the given config.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from tuner import config as cfgmod
+from tuner.config.errors import ConfigValueError
+
+Apply = Callable[[Any, Any], None]
+
+
+class KnobError(ConfigValueError):
+    """A knob does not apply to this config (e.g. momentum with an Adam optimizer)."""
+
+
+def _optimizer(cfg: Any) -> tuple[str, Any]:
+    kind = cfg.train_config.optimizer.WhichOneof("optimizer")
+    if kind is None:
+        raise KnobError("train_config.optimizer has no optimizer set", path="train_config.optimizer",
+                        fix="set one, e.g. momentum_optimizer")
+    return kind, getattr(cfg.train_config.optimizer, kind)
+
+
+def set_momentum(cfg: Any, value: Any) -> None:
+    """Momentum of a momentum or RMSProp optimizer (``momentum_optimizer_value``)."""
+    kind, optimizer = _optimizer(cfg)
+    if kind == "momentum_optimizer":
+        optimizer.momentum_optimizer_value = float(value)
+    elif kind == "rms_prop_optimizer":
+        optimizer.momentum_optimizer_value = float(value)
+    else:
+        raise KnobError(f"knob 'momentum' needs a momentum or rms_prop optimizer; the config uses {kind}",
+                        path=f"train_config.optimizer.{kind}", fix="remove the momentum entry from the space")
+
+
+def set_warmup_fraction(cfg: Any, value: Any) -> None:
+    """Warmup length of a cosine schedule as a fraction of its ``total_steps``."""
+    fraction = float(value)
+    if not 0.0 <= fraction < 1.0:
+        raise KnobError(f"warmup_fraction must be in [0, 1) (got {fraction})", path="warmup_fraction",
+                        fix="use a fraction such as 0.05")
+    lr = cfgmod.learning_rate_message(cfg)
+    if lr.WhichOneof("learning_rate") != "cosine_decay_learning_rate":
+        raise KnobError("knob 'warmup_fraction' applies to cosine_decay_learning_rate only; the schedule is "
+                        f"{lr.WhichOneof('learning_rate')}", path=cfgmod.schedule_path(cfg),
+                        fix="make it conditional: when: {schedule: cosine}")
+    cosine = lr.cosine_decay_learning_rate
+    cosine.warmup_steps = int(round(fraction * cosine.total_steps))
+    if cosine.warmup_steps and cosine.warmup_learning_rate > cosine.learning_rate_base:
+        cosine.warmup_learning_rate = cosine.learning_rate_base / 3.0
+
+
+def set_matcher_iou(cfg: Any, value: Any) -> None:
+    """IoU threshold of the SSD argmax matcher: ``matched_threshold`` = ``unmatched_threshold``
+    = value (the SSD convention; the OD API rejects unmatched > matched)."""
+    if cfg.model.WhichOneof("model") != "ssd" or cfg.model.ssd.matcher.WhichOneof("matcher_oneof") != "argmax_matcher":
+        raise KnobError("knob 'matcher_iou' needs an SSD model with an argmax_matcher", path="model.ssd.matcher",
+                        fix="remove the matcher_iou entry from the space")
+    cfgmod.set_value(cfg, "model.ssd.matcher.argmax_matcher.matched_threshold", float(value))
+    cfgmod.set_value(cfg, "model.ssd.matcher.argmax_matcher.unmatched_threshold", float(value))
+
+
+def set_batch_size(cfg: Any, value: Any) -> None:
+    cfgmod.set_value(cfg, "train_config.batch_size", int(value))
+
+
+def set_learning_rate(cfg: Any, value: Any) -> None:
+    cfgmod.set_base_learning_rate(cfg, float(value))
+
+
+def set_schedule(cfg: Any, value: Any) -> None:
+    cfgmod.set_schedule_type(cfg, str(value))
+
+
+def set_l2(cfg: Any, value: Any) -> None:
+    cfgmod.set_l2_weight(cfg, float(value))
+
+
+KNOBS: dict[str, Apply] = {
+    "learning_rate": set_learning_rate,
+    "schedule_type": set_schedule,
+    "warmup_fraction": set_warmup_fraction,
+    "l2_weight": set_l2,
+    "momentum": set_momentum,
+    "batch_size": set_batch_size,
+    "matcher_iou": set_matcher_iou,
+}
+
+AUGMENTATION_FIELD = "train_config.data_augmentation_options"
+
+
+def set_augmentation(cfg: Any, name: str, enabled: Any) -> None:
+    """Switch the augmentation ``name`` on (an entry with defaults if absent) or off (removed)."""
+    path = f"{AUGMENTATION_FIELD}[{name}]"
+    present = any(entry.WhichOneof("preprocessing_step") == name
+                  for entry in cfg.train_config.data_augmentation_options)
+    if _truthy(enabled) and not present:
+        cfgmod.add_value(cfg, path)
+    elif not _truthy(enabled) and present:
+        cfgmod.remove_value(cfg, path)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "on", "yes", "1")
+    return bool(value)

@@ -1,0 +1,68 @@
+"""``python -m tuner.study --base CONFIG ...``: a measured, resumable search over a pipeline.config.
+
+Exit codes: 0 done; 1 no trial completed; 2 bad input (nothing was trained or changed);
+130 interrupted (run the same command again to resume).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import optuna
+from typing import Sequence
+
+from tuner.study.runner import StudyInputError, StudySettings, prepare, run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tuner.study", description=__doc__.splitlines()[0])
+    p.add_argument("--base", required=True, help="base pipeline.config: a path or a name in pipelines/")
+    p.add_argument("--space", help="search-space YAML (default: pipelines/spaces/ssd.yaml)")
+    p.add_argument("--train-data", help="training TFRecord(s); with --eval-data and --label-map")
+    p.add_argument("--eval-data", help="evaluation TFRecord(s)")
+    p.add_argument("--label-map", help="label_map.pbtxt")
+    p.add_argument("--steps", type=int, default=200, help="training steps per trial (default %(default)s)")
+    p.add_argument("--eval-every", type=int, default=100, help="evaluate every K steps (default %(default)s)")
+    p.add_argument("--n-trials", type=int, help="total trials in the study, the baseline included")
+    p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    p.add_argument("--study-name", help="default: the base config's name")
+    p.add_argument("--storage", help="Optuna RDB URL (default: SQLite file in the run directory)")
+    p.add_argument("--run-dir", help="default: runs/<study name>")
+    p.add_argument("--sampler", default="tpe", choices=("tpe", "random"))
+    p.add_argument("--pruner", default="median", choices=("median", "hyperband", "none"))
+    p.add_argument("--jobs", type=int, default=1, help="trials at once on this machine")
+    p.add_argument("--devices", default="", help="comma-separated CUDA devices, one per job (e.g. 0,1)")
+    p.add_argument("--seed", type=int, help="sampler seed")
+    return p
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what happened
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed a one-line usage error
+        return 2 if exc.code else 0
+    if args.n_trials is None and args.timeout is None:
+        args.n_trials = 10
+    settings = StudySettings(
+        base=args.base, space=args.space, train_data=args.train_data, eval_data=args.eval_data,
+        label_map=args.label_map, steps=args.steps, eval_every=args.eval_every, n_trials=args.n_trials,
+        timeout=args.timeout, study_name=args.study_name, storage=args.storage, run_dir=args.run_dir,
+        sampler=args.sampler, pruner=args.pruner, jobs=args.jobs,
+        devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()), seed=args.seed)
+    try:
+        prepared = prepare(settings)
+        study = run(prepared)
+    except StudyInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    completed = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
+    return 0 if completed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Live progress of a study: trial i/N, each running trial's step and last mAP, best so far, ETA.
+
+Events (a trial starts, an evaluation lands, a trial ends) print one line each as they happen;
+a status line for the whole study prints every ``interval`` seconds while trials run.
+Thread-safe: the objective calls it from J worker threads.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import threading
+import time
+from typing import TextIO
+
+from tuner.study.objective import Listener
+from tuner.trial import Trial
+
+
+@dataclasses.dataclass
+class _Running:
+    trial: Trial
+    started: float
+    last_map: float = math.nan
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class Progress:
+    """Prints study progress; use :meth:`listener` as the objective's listener."""
+
+    def __init__(self, total: int | None, done: int, steps: int, jobs: int = 1, best: float | None = None,
+                 out: TextIO = sys.stdout, interval: float = 30.0) -> None:
+        self.total, self.done, self.steps, self.jobs = total, done, steps, max(1, jobs)
+        self.best = best
+        self.best_number: int | None = None
+        self.out = out
+        self.interval = interval
+        self._running: dict[int, _Running] = {}
+        self._durations: list[float] = []
+        self._durations_full: list[float] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- output -------------------------------------------------------------------------
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def _position(self) -> str:
+        return f"{self.done + len(self._running)}/{self.total}" if self.total else f"#{self.done + len(self._running)}"
+
+    def eta(self) -> float | None:
+        """Seconds left: trials not started yet at the mean duration of trials that ran to the
+        end in this run (fast failures excluded), plus what running trials still need."""
+        durations = self._durations_full or self._durations
+        if not self.total or not durations:
+            return None
+        mean = sum(durations) / len(durations)
+        now = time.monotonic()
+        not_started = max(0, self.total - self.done - len(self._running))
+        running_left = sum(max(0.0, mean - (now - r.started)) for r in self._running.values())
+        return (not_started * mean + running_left) / self.jobs
+
+    def status_line(self) -> str:
+        with self._lock:
+            best = f"best mAP {self.best:.4f}" + (f" (trial {self.best_number})" if self.best_number is not None else "") \
+                if self.best is not None else "best mAP -"
+            eta = self.eta()
+            parts = [f"[study] {self.done}/{self.total or '?'} done", best,
+                     f"ETA {_duration(eta)}" if eta is not None else "ETA -"]
+            for number, r in sorted(self._running.items()):
+                last = f"{r.last_map:.4f}" if math.isfinite(r.last_map) else "-"
+                parts.append(f"trial {number}: step {r.trial.last_train_step}/{self.steps} mAP {last}")
+        return " | ".join(parts)
+
+    # -- events -------------------------------------------------------------------------
+    def started(self, number: int, trial: Trial) -> None:
+        with self._lock:
+            self._running[number] = _Running(trial, time.monotonic())
+            position = self._position()
+        self._print(f"[trial {number}] started ({position}); logs in {trial.log_dir}")
+
+    def evaluated(self, number: int, step: int, value: float) -> None:
+        with self._lock:
+            if number in self._running:
+                self._running[number].last_map = value
+        self._print(f"[trial {number}] step {step}/{self.steps}: mAP {value:.4f}")
+
+    def ended(self, number: int, state: str, value: float | None) -> None:
+        with self._lock:
+            running = self._running.pop(number, None)
+            if running:
+                self._durations.append(time.monotonic() - running.started)
+                if state in ("complete", "pruned"):
+                    self._durations_full.append(time.monotonic() - running.started)
+            self.done += 1
+            if value is not None and (self.best is None or value > self.best):
+                self.best, self.best_number = value, number
+        shown = f", mAP {value:.4f}" if value is not None else ""
+        self._print(f"[trial {number}] {state}{shown}")
+        self._print(self.status_line())
+
+    def listener(self) -> Listener:
+        return Listener(started=self.started, evaluated=self.evaluated, ended=self.ended)
+
+    # -- periodic status ----------------------------------------------------------------
+    def __enter__(self) -> Progress:
+        def loop() -> None:
+            while not self._stop.wait(self.interval):
+                if self._running:
+                    self._print(self.status_line())
+
+        self._thread = threading.Thread(target=loop, name="study-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=1)

@@ -1,0 +1,148 @@
+"""Optuna storage for a study: opening it, creating/loading the study, recovering dead trials.
+
+Resume contract: running the same command again continues the study. Finished trials are
+kept. A trial left RUNNING by a dead worker (same host: its PID is gone; any host: its
+heartbeat stopped) or interrupted by the user is marked failed and its parameters are
+enqueued again, once. Trial 0 of a new study is the unmodified base config (the baseline).
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import warnings
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from tuner.runinfo import Attr
+
+HEARTBEAT_SECONDS = 20
+GRACE_SECONDS = 90
+#: Failure classes of trials that never finished through no fault of their config: re-run.
+RERUN_FAILURES = ("orphaned", "interrupted")
+
+
+class StorageError(ValueError):
+    """The storage URL is malformed or unreachable."""
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """Connect to an RDB storage (creating its tables if needed), with heartbeats on.
+
+    Raises:
+        StorageError: malformed or unreachable URL (message redacts the password).
+    """
+    try:
+        with warnings.catch_warnings():  # heartbeats are marked experimental; they are what we need
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                heartbeat_stale_trial_callback=_mark_stale_for_rerun,
+                engine_kwargs=_engine_kwargs(url))
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors vary by backend
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StorageError(f"cannot open storage {redact(url)}: {first[:300]}; check the URL, that the "
+                           "server is running and the credentials") from None
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # Trials of --jobs J write from J threads plus heartbeat threads: wait for SQLite's lock
+        # instead of failing after its default 5 s (a failure there would lose a trial silently).
+        return {"connect_args": {"timeout": 120}}
+    return {"pool_pre_ping": True}
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(worker: str) -> bool:
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another host: its heartbeat decides
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _enqueue_rerun(study: optuna.Study, trial: FrozenTrial) -> None:
+    attrs = {Attr.RETRY_OF: trial.number}
+    if trial.user_attrs.get(Attr.BASELINE):
+        attrs[Attr.BASELINE] = True
+    study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
+
+
+def _mark_stale_for_rerun(study: optuna.Study, trial: FrozenTrial) -> None:
+    # Called by Optuna after it failed a trial whose heartbeat stopped.
+    study._storage.set_trial_user_attr(trial._trial_id, Attr.FAILURE, "orphaned")  # noqa: SLF001
+    study._storage.set_trial_user_attr(trial._trial_id, Attr.REASON, "its worker stopped sending heartbeats")  # noqa: SLF001
+
+
+def recover(study: optuna.Study) -> list[int]:
+    """Fail trials of dead same-host workers, then enqueue a re-run of every failed trial that
+    ended through no fault of its config and was not re-run yet.
+
+    Returns:
+        Numbers of the trials whose parameters were enqueued again.
+    """
+    storage = study._storage  # noqa: SLF001 - the study's own storage object
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get(Attr.WORKER, "")
+        if worker and not _alive(worker):
+            storage.set_trial_user_attr(trial._trial_id, Attr.FAILURE, "orphaned")  # noqa: SLF001
+            storage.set_trial_user_attr(trial._trial_id, Attr.REASON, f"worker {worker} died while running it")  # noqa: SLF001
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # noqa: SLF001
+    with warnings.catch_warnings():  # fail_stale_trials is marked experimental; its behaviour is what we need
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials(deepcopy=False)
+    rerun_of = {t.user_attrs.get(Attr.RETRY_OF) for t in trials}
+    enqueued = []
+    for trial in trials:
+        if (trial.state is TrialState.FAIL and trial.user_attrs.get(Attr.FAILURE) in RERUN_FAILURES
+                and trial.number not in rerun_of):
+            _enqueue_rerun(study, trial)
+            enqueued.append(trial.number)
+    return enqueued
+
+
+def create_or_load(name: str, storage: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler,
+                   pruner: optuna.pruners.BasePruner) -> tuple[optuna.Study, bool]:
+    """The study ``name`` in ``storage``; a new study gets the baseline enqueued as trial 0.
+
+    Only the worker that creates the study enqueues the baseline, so concurrent workers
+    never run it twice.
+
+    Returns:
+        (study, created).
+    """
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
+                                    direction="maximize", load_if_exists=False)
+    except optuna.exceptions.DuplicatedStudyError:
+        return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner), False
+    study.enqueue_trial({}, user_attrs={Attr.BASELINE: True})
+    return study, True
+
+
+def counted(trial: FrozenTrial) -> bool:
+    """Whether a trial counts toward --n-trials (re-run failures do not; their re-run does)."""
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return trial.state is TrialState.FAIL and trial.user_attrs.get(Attr.FAILURE) not in RERUN_FAILURES
+
+
+def count_finished(study: optuna.Study) -> int:
+    return sum(counted(t) for t in study.get_trials(deepcopy=False))
