@@ -1,0 +1,132 @@
+"""Fixtures of the tflite tests: real Optuna studies in run directories, and one real conversion.
+
+``study_factory(run_dir, trials)`` writes ``study.json`` (RunInfo) and a SQLite study whose
+trials are ``optuna.trial.create_trial`` entries with the user attributes of
+:class:`tuner.runinfo.Attr`. ``converted`` runs ``python -m tflite.convert`` once, as a
+subprocess, on a study over the shared ``trained_trial`` (all four variants).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MAP = "DetectionBoxes_Precision/mAP"
+
+
+@dataclasses.dataclass
+class TrialEntry:
+    """One trial to put into a test study."""
+
+    trial_dir: Path | None
+    value: float | None = 0.1
+    checkpoint: str | None = "ckpt-1"
+    state: str = "COMPLETE"
+    params: dict[str, float] = dataclasses.field(default_factory=lambda: {"lr": 0.05})
+    baseline: bool = False
+    step: int = 10
+    intermediate: dict[int, float] = dataclasses.field(default_factory=dict)
+
+
+def make_study(run_dir: Path, trials: list[TrialEntry], name: str = "s") -> Path:
+    """Create a run directory holding a real Optuna study of ``trials``."""
+    import optuna
+
+    from tuner.runinfo import Attr, RunInfo, sqlite_url
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    url = sqlite_url(run_dir)
+    known: dict[str, Any] = {"study_name": name, "storage": url, "base": "base.config", "train_data": "train.record",
+                             "eval_data": "eval.record", "label_map": "label_map.pbtxt", "steps": 30,
+                             "eval_every": 10, "objective": MAP}
+    fields = dataclasses.fields(RunInfo)  # fields added later get a neutral value
+    RunInfo(**{f.name: known.get(f.name, 0 if f.type in ("int", int) else "") for f in fields}).save(run_dir)
+    study = optuna.create_study(study_name=name, storage=url, direction="maximize")
+    dist = {"lr": optuna.distributions.FloatDistribution(0.001, 0.5, log=True)}
+    for entry in trials:
+        state = optuna.trial.TrialState[entry.state]
+        attrs: dict[str, Any] = {Attr.BASELINE: entry.baseline}
+        if entry.trial_dir is not None:
+            attrs[Attr.TRIAL_DIR] = str(entry.trial_dir)
+        if entry.checkpoint is not None:
+            attrs.update({Attr.BEST_CHECKPOINT: entry.checkpoint, Attr.BEST_STEP: entry.step,
+                          Attr.METRICS: {MAP: entry.value or 0.0}})
+        study.add_trial(optuna.trial.create_trial(
+            state=state, value=entry.value if state == optuna.trial.TrialState.COMPLETE else None,
+            params=entry.params, distributions={k: dist[k] for k in entry.params}, user_attrs=attrs,
+            intermediate_values=entry.intermediate or ({entry.step: entry.value} if entry.value is not None else {})))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def trial_entry() -> type[TrialEntry]:
+    """The :class:`TrialEntry` class (test modules do not import conftest)."""
+    return TrialEntry
+
+
+@pytest.fixture(scope="session")
+def study_factory() -> Callable[..., Path]:
+    return make_study
+
+
+@pytest.fixture(scope="session")
+def trained_study(tmp_path_factory: pytest.TempPathFactory, trained_trial) -> Path:
+    """A run dir whose study has a baseline, a better trial (both the trained trial), a pruned and a failed one."""
+    trial, evaluations, outcome = trained_trial
+    assert outcome.best_checkpoint, outcome.reason
+    best = outcome.best.value(MAP)
+    curve = {e.step: e.value(MAP) for e in evaluations}
+    trials = [
+        TrialEntry(trial.trial_dir, value=best * 0.5, checkpoint=outcome.best_checkpoint, baseline=True,
+                   step=outcome.best.step, params={"lr": 0.08}, intermediate={s: v * 0.5 for s, v in curve.items()}),
+        TrialEntry(trial.trial_dir, value=best + 0.01, checkpoint=outcome.best_checkpoint, step=outcome.best.step,
+                   params={"lr": 0.03}, intermediate=curve),
+        TrialEntry(trial.trial_dir, value=None, checkpoint=None, state="PRUNED", params={"lr": 0.4},
+                   intermediate={10: 0.0}),
+        TrialEntry(None, value=None, checkpoint=None, state="FAIL", params={"lr": 0.45}),
+    ]
+    return make_study(tmp_path_factory.mktemp("study") / "run", trials, name="tiny")
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``python -m tflite.convert ARGS`` in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "tflite.convert", *args], cwd=cwd or REPO, env=cli_env(),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_cli
+
+
+@dataclasses.dataclass(frozen=True)
+class Converted:
+    run_dir: Path
+    out: Path
+    proc: subprocess.CompletedProcess[str]
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def converted(trained_study: Path) -> Converted:
+    """One real end-to-end conversion (subprocess) of the trained study's best trial, all variants."""
+    out = trained_study / "tflite-best"
+    start = time.monotonic()
+    proc = run_cli("--study", str(trained_study), "--out", str(out), "--eval-count", "16",
+                   "--representative-count", "8", "--latency-runs", "5", "--threads", "2")
+    return Converted(trained_study, out, proc, time.monotonic() - start)

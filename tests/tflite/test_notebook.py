@@ -1,0 +1,44 @@
+"""``notebooks/study_report.ipynb`` runs clean, headless (nbclient), on small real studies."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "study_report.ipynb"
+
+
+def _execute(run_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    import nbclient
+    import nbformat
+
+    monkeypatch.setenv("ODAPI_TUNER_RUN_DIR", str(run_dir))
+    monkeypatch.delenv("ODAPI_TUNER_TFLITE_DIR", raising=False)
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    images = sum("image/png" in o.get("data", {}) for o in outputs)
+    markdown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    return text, images, markdown
+
+
+def test_notebook_on_the_converted_study(converted, monkeypatch) -> None:
+    """History, intermediate values, importances, best vs baseline and the TFLite table."""
+    assert converted.proc.returncode == 0, converted.proc.stderr[-2000:]
+    text, images, markdown = _execute(converted.run_dir, monkeypatch)
+    assert "study 'tiny'" in text and "pruned trials: [2]" in text
+    assert images >= 5  # history, intermediate, importances, best vs baseline, TFLite size/mAP
+    assert "importances need" not in text
+    for variant in ("checkpoint", "fp32", "fp16", "dynamic", "int8"):
+        assert f"| {variant} |" in markdown
+    assert "mAP drop" in markdown
+
+
+def test_notebook_guards_a_study_without_enough_trials(study_factory, trial_entry, tmp_path, monkeypatch) -> None:
+    run = study_factory(tmp_path / "run", [trial_entry(tmp_path / "trial-0000", value=0.2, baseline=True, params={})])
+    text, _, _ = _execute(run, monkeypatch)
+    assert "importances need >= 2 completed trials" in text
+    assert "no TFLite report" in text

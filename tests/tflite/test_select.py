@@ -1,0 +1,61 @@
+"""Picking the study, the trial and its best-mAP checkpoint (TensorFlow-free)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tflite.errors import StudyError
+from tflite.select import default_out, resolve_study, select
+
+
+def _trial_dir(root: Path, name: str, checkpoints: tuple[str, ...]) -> Path:
+    trial_dir = root / name
+    (trial_dir / "model").mkdir(parents=True)
+    (trial_dir / "pipeline.config").write_text("model { ssd { num_classes: 1 } }\n")
+    for ckpt in checkpoints:
+        (trial_dir / "model" / f"{ckpt}.index").write_bytes(b"")
+    return trial_dir
+
+
+def test_best_completed_trial_and_its_best_checkpoint_not_the_latest(study_factory, trial_entry, tmp_path) -> None:
+    a = _trial_dir(tmp_path, "trial-0000", ("ckpt-4",))
+    b = _trial_dir(tmp_path, "trial-0001", ("ckpt-2", "ckpt-4"))  # best at step 10, latest is ckpt-4
+    run = study_factory(tmp_path / "run", [
+        trial_entry(a, value=0.30, checkpoint="ckpt-4", baseline=True, params={}),
+        trial_entry(b, value=0.42, checkpoint="ckpt-2", step=10, params={"lr": 0.01}),
+        trial_entry(a, value=None, checkpoint="ckpt-4", state="PRUNED"),
+        trial_entry(None, value=None, checkpoint=None, state="FAIL")])
+    chosen = select(resolve_study(str(run)))
+    assert (chosen.number, chosen.checkpoint, chosen.best_step) == (1, "ckpt-2", 10)
+    assert chosen.checkpoint_prefix == b / "model" / "ckpt-2"
+    assert chosen.params == {"lr": 0.01} and chosen.value == pytest.approx(0.42)
+    assert chosen.baseline == (0, pytest.approx(0.30))
+    assert default_out(chosen) == run.resolve() / "tflite-trial-0001"
+
+
+def test_explicit_trial_and_study_name_with_storage(study_factory, trial_entry, tmp_path) -> None:
+    a = _trial_dir(tmp_path, "t0", ("ckpt-3",))
+    run = study_factory(tmp_path / "run", [trial_entry(a, value=0.5, checkpoint="ckpt-3"),
+                                           trial_entry(a, value=None, checkpoint="ckpt-3", state="PRUNED")],
+                        name="named")
+    from tuner.runinfo import sqlite_url
+
+    ref = resolve_study("named", sqlite_url(run))
+    assert ref.run_dir is None and ref.name == "named"
+    assert select(ref, trial=1).number == 1  # a pruned trial with a checkpoint may be converted on request
+    with pytest.raises(StudyError, match="no study named 'other'"):
+        select(resolve_study("other", sqlite_url(run)))
+
+
+def test_relative_trial_dir_is_taken_from_the_run_dir(study_factory, trial_entry, tmp_path) -> None:
+    run = tmp_path / "run"
+    _trial_dir(run, "trial-0000", ("ckpt-1",))
+    study_factory(run, [trial_entry(Path("trial-0000"), value=0.1)])
+    assert select(resolve_study(str(run))).trial_dir == run.resolve() / "trial-0000"
+
+
+def test_run_dir_without_study_json(tmp_path) -> None:
+    with pytest.raises(StudyError, match="not a study run directory") as info:
+        resolve_study(str(tmp_path))
+    assert "study.json" in str(info.value) and "\n" not in str(info.value)

@@ -1,0 +1,72 @@
+"""``python -m tflite.convert``: the best trial of a study as measured TFLite models.
+
+Picks the best completed trial (or ``--trial N``) and its best-mAP checkpoint, exports it
+with the OD API TFLite exporter, converts it to the requested variants, measures each one
+(COCO mAP on the eval TFRecords, size, latency) next to the checkpoint itself, and writes
+``model_<variant>.tflite``, ``labels.txt``, ``report.json``/``report.md``, ``params.json``
+and ``pipeline.config`` into ``--out`` (default ``<run dir>/tflite-trial-NNNN``).
+
+Bad input (no completed trial, missing checkpoint, non-SSD model, unsupported resizer,
+missing data, existing --out) prints one line ``error: what: where; how to fix`` on stderr,
+exits with code 2 and writes nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from tflite.errors import EXIT_BAD_INPUT, ConvertError
+from tflite.quantize import parse_variants
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tflite.convert",
+                                description="Convert a study's best trial to measured TFLite models.")
+    p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: the run directory's)")
+    p.add_argument("--trial", type=int, default=None, help="trial number (default: the best completed trial)")
+    p.add_argument("--out", default=None, help="output directory (default: <run dir>/tflite-trial-NNNN)")
+    p.add_argument("--variants", default="fp32,fp16,dynamic,int8", help="comma-separated subset of fp32,fp16,dynamic,int8")
+    p.add_argument("--representative-count", type=int, default=100, help="training images for int8 calibration")
+    p.add_argument("--eval-count", type=int, default=0, help="eval images to measure mAP on (0: all)")
+    p.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads for latency and eval")
+    p.add_argument("--latency-runs", type=int, default=50, help="timed invocations per variant")
+    p.add_argument("--uint8-io", action="store_true", help="int8 model with uint8 input/output tensors")
+    p.add_argument("--regular-nms", action="store_true", help="multi-class NMS in the TFLite model (slower)")
+    p.add_argument("--qat-threshold", type=float, default=0.02,
+                   help="attempt quantization-aware fine-tuning when int8 loses more mAP than this against fp32 "
+                        "(against the checkpoint when fp32 is not converted)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    args = _parser().parse_args(argv)
+    from tflite.pipeline import Options, run
+
+    try:
+        if args.threads < 1 or args.latency_runs < 1 or args.eval_count < 0:
+            raise ConvertError("--threads and --latency-runs must be >= 1, --eval-count >= 0",
+                               f"got {args.threads}, {args.latency_runs}, {args.eval_count}", "fix the option")
+        options = Options(study=args.study, storage=args.storage, trial=args.trial,
+                          out=Path(args.out) if args.out else None, variants=parse_variants(args.variants),
+                          representative_count=args.representative_count, eval_count=args.eval_count,
+                          threads=args.threads, latency_runs=args.latency_runs, uint8_io=args.uint8_io,
+                          regular_nms=args.regular_nms, qat_threshold=args.qat_threshold, overwrite=args.overwrite)
+        report, out = run(options, log=lambda line: print(line, flush=True))
+    except ConvertError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print()
+    print(report.to_text())
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

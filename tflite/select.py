@@ -1,0 +1,206 @@
+"""Find a study and pick the trial and checkpoint to convert (TensorFlow-free).
+
+``--study`` is either a run directory holding ``study.json`` (:class:`tuner.runinfo.RunInfo`;
+its storage is used unless ``--storage`` is given) or a study name in ``--storage``. The
+trial is the best completed one (by the study's direction) unless ``--trial N`` names one;
+its checkpoint is the best-mAP checkpoint recorded in the trial's user attributes
+(:data:`tuner.runinfo.Attr.BEST_CHECKPOINT`), not the trial's latest.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from tflite.errors import StudyError
+from tuner.runinfo import RUN_INFO_FILE, Attr, RunInfo, sqlite_url
+from tuner.trial import CONFIG_FILE, MODEL_DIR
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyRef:
+    """Where a study lives."""
+
+    name: str
+    storage: str
+    run_dir: Path | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """The trial and checkpoint chosen for conversion.
+
+    Attributes:
+        study: the study it belongs to.
+        number: Optuna trial number.
+        trial_dir: the trial's directory (``pipeline.config``, ``model/``).
+        checkpoint: checkpoint name (``ckpt-N``) with the trial's best objective value.
+        best_step: training step of that checkpoint (``-1`` when not recorded).
+        value: the trial's objective value (NaN when the trial has none).
+        params: the trial's sampled parameters.
+        metrics: COCO metrics of the checkpoint as the OD API evaluation measured them.
+        baseline: ``(number, value)`` of the study's baseline trial, when there is one.
+    """
+
+    study: StudyRef
+    number: int
+    trial_dir: Path
+    checkpoint: str
+    best_step: int
+    value: float
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    baseline: tuple[int, float] | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.trial_dir / CONFIG_FILE
+
+    @property
+    def checkpoint_prefix(self) -> Path:
+        """The checkpoint as TensorFlow names it (``.../model/ckpt-N``)."""
+        return self.trial_dir / MODEL_DIR / self.checkpoint
+
+    def to_json(self) -> dict[str, Any]:
+        return {"study": self.study.name, "storage": self.study.storage,
+                "run_dir": str(self.study.run_dir) if self.study.run_dir else None,
+                "trial": self.number, "trial_dir": str(self.trial_dir),
+                "checkpoint": self.checkpoint, "best_step": self.best_step, "value": self.value,
+                "params": self.params, "metrics": self.metrics,
+                "baseline": list(self.baseline) if self.baseline else None}
+
+
+def _check_sqlite(storage: str, where: str) -> None:
+    """Optuna creates a missing SQLite file silently; refuse instead."""
+    if storage.startswith("sqlite:///"):
+        path = Path(storage.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise StudyError("the study database does not exist", f"{path} ({where})",
+                             "pass the run directory of an existing study or the right --storage URL")
+
+
+def resolve_study(study: str, storage: str | None = None) -> StudyRef:
+    """Resolve ``--study`` (run directory or study name) and ``--storage`` to a :class:`StudyRef`.
+
+    Raises:
+        StudyError: neither a run directory nor a name with a storage; the storage is missing.
+    """
+    path = Path(study)
+    if path.is_dir():
+        if not (path / RUN_INFO_FILE).is_file():
+            raise StudyError("not a study run directory", f"{path} has no {RUN_INFO_FILE}",
+                             "pass the directory python -m tuner.study wrote, or a study name with --storage")
+        info = RunInfo.load(path)
+        url = storage or info.storage or sqlite_url(path)
+        _check_sqlite(url, f"storage of {path}")
+        return StudyRef(info.study_name, url, path.resolve())
+    if storage is None:
+        raise StudyError("no such run directory and no --storage for a study name", f"--study {study}",
+                         "pass an existing run directory, or the study name together with --storage URL")
+    _check_sqlite(storage, "--storage")
+    return StudyRef(study, storage, None)
+
+
+def _load(ref: StudyRef) -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=ref.name, storage=ref.storage)
+    except KeyError as exc:
+        raise StudyError(f"no study named {ref.name!r}", f"storage {ref.storage}",
+                         "check the study name (optuna studies list --storage URL)") from exc
+    except Exception as exc:  # noqa: BLE001 - any storage failure is bad input here
+        raise StudyError(f"cannot open the study storage ({type(exc).__name__}: {exc})",
+                         f"storage {ref.storage}", "check the --storage URL") from exc
+
+
+def _trial_dir(attrs: dict[str, Any], ref: StudyRef, number: int) -> Path:
+    raw = attrs.get(Attr.TRIAL_DIR)
+    if not raw:
+        raise StudyError(f"trial {number} records no {Attr.TRIAL_DIR!r} user attribute",
+                         f"study {ref.name!r} ({ref.storage})",
+                         "pick a trial run by odapi-tuner with --trial N")
+    path = Path(raw)
+    if not path.is_absolute() and ref.run_dir is not None:
+        path = ref.run_dir / path
+    return path
+
+
+def _finite(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+def select(ref: StudyRef, trial: int | None = None) -> Selection:
+    """Pick the trial (best completed, or ``trial``) and its best checkpoint.
+
+    Raises:
+        StudyError: the study has no completed trial; the trial does not exist, is not
+            finished or records no best checkpoint; the checkpoint or config is missing.
+    """
+    import optuna
+
+    study = _load(ref)
+    where = f"study {ref.name!r} ({ref.run_dir or ref.storage})"
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    if trial is None:
+        candidates = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
+                      and t.value is not None and math.isfinite(t.value)
+                      and t.user_attrs.get(Attr.BEST_CHECKPOINT)]
+        if not candidates:
+            raise StudyError("no completed trial with a checkpoint", where,
+                             "let at least one trial complete (python -m tuner.study) or pick one with --trial N")
+        sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+        chosen = max(candidates, key=lambda t: (sign * float(t.value), -t.number))
+    else:
+        found = [t for t in study.trials if t.number == trial]
+        if not found:
+            numbers = [t.number for t in study.trials]
+            raise StudyError(f"no trial {trial}", where, f"choose --trial from {numbers}")
+        chosen = found[0]
+        if chosen.state not in done:
+            state = {"FAIL": "failed"}.get(chosen.state.name, chosen.state.name.lower())
+            raise StudyError(f"trial {trial} is {state}, not finished", where,
+                             "choose a completed or pruned trial with --trial N")
+    attrs = dict(chosen.user_attrs)
+    checkpoint = attrs.get(Attr.BEST_CHECKPOINT)
+    if not checkpoint:
+        raise StudyError(f"trial {chosen.number} records no best checkpoint", where,
+                         "choose a trial that was evaluated at least once with --trial N")
+    trial_dir = _trial_dir(attrs, ref, chosen.number)
+    selection = Selection(
+        study=ref, number=chosen.number, trial_dir=trial_dir, checkpoint=str(checkpoint),
+        best_step=int(attrs.get(Attr.BEST_STEP, -1) or -1),
+        value=_finite(chosen.value), params=dict(chosen.params),
+        metrics={k: _finite(v) for k, v in dict(attrs.get(Attr.METRICS) or {}).items()},
+        baseline=_baseline(study))
+    if not selection.config_path.is_file():
+        raise StudyError(f"trial {chosen.number} has no {CONFIG_FILE}", str(selection.config_path),
+                         "the trial directory was moved or deleted; restore it or choose another --trial")
+    index = Path(f"{selection.checkpoint_prefix}.index")
+    if not index.is_file():
+        raise StudyError(f"checkpoint {checkpoint} of trial {chosen.number} is missing", str(index),
+                         "restore the trial's model/ directory or choose another --trial")
+    return selection
+
+
+def _baseline(study: Any) -> tuple[int, float] | None:
+    for t in study.trials:
+        if t.user_attrs.get(Attr.BASELINE) and t.value is not None:
+            return t.number, float(t.value)
+    return None
+
+
+def default_out(selection: Selection) -> Path:
+    """``<run dir>/tflite-trial-NNNN``, or ``./tflite-<study>-trial-NNNN`` without a run dir."""
+    name = f"tflite-trial-{selection.number:04d}"
+    if selection.study.run_dir is not None:
+        return selection.study.run_dir / name
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in selection.study.name)
+    return Path(os.getcwd()) / f"tflite-{safe}-trial-{selection.number:04d}"
