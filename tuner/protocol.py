@@ -5,6 +5,7 @@
 * ``model_dir/train/DONE``: written atomically by the trainer when training returned normally.
 * ``model_dir/eval/checkpoints.jsonl``: one JSON line per finished evaluation
   (``step``, ``checkpoint`` name, ``seconds``), appended after its summaries were flushed.
+* ``EVALUATOR_READY <unix time>`` on the evaluator's output once its start-up is done.
 * Trainer exit codes: :data:`EXIT_CONFIG_REJECTED`, :data:`EXIT_OUT_OF_MEMORY`.
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 DONE_MARKER = "DONE"
+#: Printed by the evaluator (with ``time.time()``) once its model and eval input are built.
+READY_LINE = "EVALUATOR_READY"
 LEDGER = "checkpoints.jsonl"
 EXIT_CONFIG_REJECTED = 3
 EXIT_OUT_OF_MEMORY = 4

@@ -29,11 +29,14 @@ def test_cli_prints_each_evaluated_step_and_the_best(tmp_path, make_config) -> N
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, make_config) -> None:
     config = tmp_path / "tiny.config"
     config.write_text(make_config(20))
+    broken = tmp_path / "broken.config"
+    broken.write_text("model {\n  ssd { num_classes: three }\n}\n")
     cases = {
         ("--config", str(tmp_path / "missing.config"), "--steps", "20", "--eval-every", "10"): "not found",
         ("--config", str(config), "--steps", "25", "--eval-every", "10"): "not a multiple of --eval-every",
         ("--config", str(config), "--steps", "20", "--eval-every", "10", "--train-data", "x"):
             "give all of --train-data, --eval-data and --label-map",
+        ("--config", str(broken), "--steps", "20", "--eval-every", "10"): "broken.config:2:",
     }
     for args, expected in cases.items():
         result = _trial_cli(*args, "--out", str(tmp_path / "never"))

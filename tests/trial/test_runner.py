@@ -80,22 +80,32 @@ def test_stop_mid_training_leaves_no_process_behind(tmp_path, make_config) -> No
         for name, proc in trial._procs.items():  # noqa: SLF001 - the test inspects the children
             seen[name] = _environ(proc.pid) | {"cmdline": open(f"/proc/{proc.pid}/cmdline").read()}
 
+    stopped_at: list[float] = []
+    stop_step: list[int] = []
+
+    def stop_once_training() -> None:  # mid-training: after the first logged steps
+        deadline = time.monotonic() + 300
+        while trial.last_train_step == 0 and trial.outcome is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop_step.append(trial.last_train_step)
+        stopped_at.append(time.monotonic())
+        trial.stop("pruned")
+
     inspector = threading.Timer(5.0, inspect)
-    stopper = threading.Timer(25.0, trial.stop, kwargs={"reason": "pruned"})
+    stopper = threading.Thread(target=stop_once_training, daemon=True)
     inspector.start()
     stopper.start()
-    started = time.monotonic()
     try:
         assert list(trial.evaluations()) == []
     finally:
-        stopper.cancel()
         inspector.cancel()
+    ended_at = time.monotonic()
     assert set(seen) == {"train", "eval"}
     for env in seen.values():
         assert env["CUDA_VISIBLE_DEVICES"] == "" and env["OMP_NUM_THREADS"] == "1"
         assert "--threads\x001" in env["cmdline"]
-    elapsed_after_stop = time.monotonic() - started - 25.0
-    assert elapsed_after_stop < 10.0
+    assert stop_step and 0 < stop_step[0] < 400, f"training never logged a step before the stop: {stop_step}"
+    assert ended_at - stopped_at[0] < 10.0
     pids = [p.pid for p in trial._procs.values()]  # noqa: SLF001 - the test checks the groups
     assert pids and not any(group_alive(pid) for pid in pids)
     assert trial.outcome.status is Status.STOPPED and trial.outcome.reason == "pruned"

@@ -78,9 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return protocol.EXIT_CONFIG_REJECTED
     global_step = tf.compat.v2.Variable(0, trainable=False, dtype=tf.compat.v2.dtypes.int64)
     optimizer, _ = optimizer_builder.build(configs["train_config"].optimizer, global_step=global_step)
-    summary_writer = tf.compat.v2.summary.create_file_writer(
-        str(model_dir / "eval" / eval_input_config.name))
+    # Always model_dir/eval, whatever the eval input's name (the OD API appends the name; the
+    # trial reads this one directory).
+    summary_writer = tf.compat.v2.summary.create_file_writer(str(model_dir / "eval"))
     seen = {entry["checkpoint"] for entry in protocol.read_ledger(model_dir)}
+    # Start-up done (TensorFlow imported, model and eval input built): bench/trial_overhead.py
+    # reads this line to measure the evaluator's fixed cost.
+    print(f"{protocol.READY_LINE} {time.time():.3f}", flush=True)
 
     while True:
         # Look for DONE before reading the state file: a checkpoint recorded before DONE

@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one trial from the command line; exit 0 when it completed."""
     import argparse
 
+    from tuner.config.errors import ConfigError
     from tuner.data.demo import DataError, prepare_config
 
     parser = argparse.ArgumentParser(prog="python -m tuner.trial", description=main.__doc__)
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                                 device=args.device, threads=args.threads, timeout=args.timeout))
         if (Path(args.out) / RESULT_FILE).exists():
             raise FileExistsError(f"{args.out} already holds a finished trial; choose a new --out")
-    except (DataError, TrialSpecError, FileExistsError) as exc:
+    except (DataError, ConfigError, TrialSpecError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"trial: {args.steps} steps, evaluating every {args.eval_every}; logs in {trial.log_dir}")

@@ -19,6 +19,7 @@ another thread iterates :meth:`Trial.evaluations`.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import math
@@ -58,7 +59,8 @@ class TrialSpec:
         eval_every: checkpoint (and evaluation) interval in steps.
         objective: metric tag that defines the best checkpoint.
         device: value for CUDA_VISIBLE_DEVICES (``None``: inherit; ``""``: CPU only).
-        threads: CPU threads for each TF process (0: TensorFlow decides).
+        threads: CPU threads for each of the trial's two TF processes (trainer and evaluator;
+            intra-op threads, ``OMP_NUM_THREADS``); 0: TensorFlow decides.
         timeout: wall-clock budget in seconds (``None``: unlimited).
     """
 
@@ -97,8 +99,14 @@ _LIBC = _load_libc() if sys.platform.startswith("linux") else None
 
 
 def _die_with_parent() -> None:
-    """In the child: get SIGKILL when the launching thread's process dies (Linux), so a killed
-    study never leaves training processes behind. Elsewhere a no-op."""
+    """In the child (between fork and exec): ask for SIGKILL when the parent dies (Linux), so a
+    killed study never leaves training processes behind. Elsewhere a no-op.
+
+    Linux delivers it when the *thread* that forked the child exits; trials are launched from
+    the thread that watches them, which lives until the trial has ended. Python warns that
+    ``preexec_fn`` may deadlock when other threads hold locks the child needs; this function
+    only calls ``prctl`` through an already-loaded ctypes handle and takes no Python-level locks.
+    """
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -141,6 +149,11 @@ class Trial:
             print(evaluation.step, evaluation.value(events.MAP))
         print(trial.outcome)
     """
+
+    #: The two processes' modules (``python -m``); the protocol between them and the trial is
+    #: :mod:`tuner.protocol`. Tests substitute small TensorFlow-free stand-ins.
+    train_module = "tuner.odapi.train"
+    eval_module = "tuner.odapi.evaluate"
 
     def __init__(self, spec: TrialSpec) -> None:
         spec.validate()
@@ -185,7 +198,10 @@ class Trial:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            proc.wait()
+            # Bounded waits only: stop() may run in a signal handler that interrupted another
+            # thread inside Popen.poll(), and an unbounded wait would then block on its lock.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5.0)
 
     # -- running ----------------------------------------------------------------------
     def _launch(self, name: str, module: str, args: list[str]) -> None:
@@ -195,6 +211,9 @@ class Trial:
         if self.spec.threads:
             env["OMP_NUM_THREADS"] = str(self.spec.threads)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # Trainer and evaluator share the trial's GPU: without this each TF process would
+        # reserve nearly all of its memory and the second one would run out.
+        env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         env["PYTHONUNBUFFERED"] = "1"
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         try:
@@ -214,9 +233,9 @@ class Trial:
         config.write_text(self.spec.config_text)
         common = ["--config", str(config), "--model-dir", str(self.model_dir), "--threads", str(self.spec.threads)]
         self._started = time.monotonic()
-        self._launch("train", "tuner.odapi.train",
+        self._launch("train", self.train_module,
                      common + ["--steps", str(self.spec.steps), "--checkpoint-every", str(self.spec.eval_every)])
-        self._launch("eval", "tuner.odapi.evaluate",
+        self._launch("eval", self.eval_module,
                      common + ["--eval-every", str(self.spec.eval_every), "--final-step", str(self.spec.steps)])
 
     def evaluations(self, poll: float = 0.25) -> Iterator[Evaluation]:
@@ -246,10 +265,14 @@ class Trial:
                     if not math.isfinite(event.value) and failure is None:
                         failure = (FailureClass.NAN, f"loss became {event.value} at step {event.step}")
                         self._kill_all()
+                # Ledger first, event files second: a ledger line is appended only after its
+                # evaluation's summaries were flushed, so every metric of a step in this ledger
+                # snapshot is on disk before the event files are read below (read the other way
+                # round, a step could be reported while its last summaries were still in the
+                # writer's queue, and those metrics would be lost).
+                done_steps = {entry["step"]: entry["checkpoint"] for entry in read_ledger(self.model_dir)}
                 for event in eval_reader.poll():
                     pending.setdefault(event.step, {})[event.tag] = event.value
-                # The ledger line is written after the evaluation's summaries were flushed.
-                done_steps = {entry["step"]: entry["checkpoint"] for entry in read_ledger(self.model_dir)}
                 for step in sorted(s for s in pending if s in done_steps):
                     evaluation = Evaluation(step, pending.pop(step), done_steps[step])
                     landed.append(evaluation)

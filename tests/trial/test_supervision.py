@@ -1,0 +1,171 @@
+"""How a trial supervises its two processes, with small TensorFlow-free stand-ins for them.
+
+The stand-ins speak the same protocol as ``tuner.odapi.train`` / ``tuner.odapi.evaluate``
+(:mod:`tuner.protocol`: exit codes, ``CONFIG_REJECTED:`` lines, the ``DONE`` marker, the eval
+ledger and event files), so every failure class, the timeout and the metric streaming are
+checked in seconds. The real OD API paths are covered in ``test_runner.py``.
+"""
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from procutil import group_alive
+
+from tuner import events
+from tuner.outcome import FailureClass, Status
+from tuner.trial import Trial, TrialSpec
+
+TESTS = Path(__file__).resolve().parents[1]
+
+#: One module for both roles; behaviour comes from FAKE_TRAIN / FAKE_EVAL.
+FAKE = textwrap.dedent('''
+    import os, signal, sys, time
+    from pathlib import Path
+    sys.path.insert(0, {tests!r})
+    from eventfiles import EventFile, tensor_event
+    from tuner import protocol
+
+    role = os.environ["FAKE_ROLE_OF_" + sys.argv[1]]
+    model_dir = Path(sys.argv[sys.argv.index("--model-dir") + 1])
+    mode = os.environ["FAKE_" + role.upper()]
+    print(f"fake {{role}} started: {{mode}}", flush=True)
+    if mode == "config":
+        print("CONFIG_REJECTED: ValueError: Unknown ssd feature_extractor: ssd_mobilenet_v9_keras",
+              file=sys.stderr, flush=True)
+        sys.exit(protocol.EXIT_CONFIG_REJECTED)
+    if mode == "oom":
+        print("OUT_OF_MEMORY: OOM when allocating tensor with shape[16,3,128,128]", file=sys.stderr, flush=True)
+        sys.exit(protocol.EXIT_OUT_OF_MEMORY)
+    if mode == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if mode == "crash":
+        raise RuntimeError("boom in the input pipeline")
+    if mode == "sleep":
+        time.sleep(600)
+    if mode == "train_ok":
+        marker = protocol.done_marker(model_dir)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("20\\n")
+        sys.exit(0)
+    if mode == "eval_ok":
+        with EventFile(model_dir / "eval") as fh:
+            for step, value in ((10, 0.25), (20, 0.5)):
+                fh.append(tensor_event("DetectionBoxes_Precision/mAP", value, step, metadata=step == 10))
+                fh.append(tensor_event("DetectionBoxes_Precision/mAP@.50IOU", value + 0.1, step,
+                                       metadata=step == 10))
+                protocol.append_ledger(model_dir, {{"step": step, "checkpoint": f"ckpt-{{step // 10 + 1}}",
+                                                   "seconds": 0.0}})
+        sys.exit(0)
+    sys.exit(f"unknown fake mode {{mode}}")
+''')
+
+
+@pytest.fixture()
+def fake_trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Factory: a Trial whose processes are the stand-in, behaving as ``train`` / ``eval`` say."""
+    mod_dir = tmp_path / "fakes"
+    mod_dir.mkdir()
+    (mod_dir / "fake_odapi.py").write_text(FAKE.format(tests=str(TESTS)))
+    monkeypatch.setenv("PYTHONPATH", str(mod_dir) + ":" + str(TESTS.parent))
+
+    class FakeTrial(Trial):
+        train_module = "fake_odapi"
+        eval_module = "fake_odapi"
+
+        def _launch(self, name: str, module: str, args: list[str]) -> None:
+            super()._launch(name, module, [name, *args])
+
+    def build(train: str, eval_: str = "sleep", timeout: float | None = None) -> FakeTrial:
+        monkeypatch.setenv("FAKE_ROLE_OF_train", "train")
+        monkeypatch.setenv("FAKE_ROLE_OF_eval", "eval")
+        monkeypatch.setenv("FAKE_TRAIN", train)
+        monkeypatch.setenv("FAKE_EVAL", eval_)
+        return FakeTrial(TrialSpec("# fake config\n", tmp_path / "trial", steps=20, eval_every=10, timeout=timeout))
+
+    return build
+
+
+def _run(trial: Trial) -> tuple[list, float]:
+    started = time.monotonic()
+    seen = list(trial.evaluations())
+    return seen, time.monotonic() - started
+
+
+@pytest.mark.parametrize("mode, failure, reason", [
+    ("config", FailureClass.CONFIG, "ValueError: Unknown ssd feature_extractor: ssd_mobilenet_v9_keras"),
+    ("oom", FailureClass.OOM, "train process ran out of memory (exit 4)"),
+    ("killed", FailureClass.OOM, "train process ran out of memory (exit -9)"),
+    ("crash", FailureClass.CRASH, "train process crashed: RuntimeError: boom in the input pipeline"),
+])
+def test_a_failing_trainer_ends_the_trial_with_its_failure_class(fake_trial, mode, failure, reason) -> None:
+    trial = fake_trial(mode)
+    seen, seconds = _run(trial)
+    outcome = trial.outcome
+    assert seen == []
+    assert outcome.status is Status.FAILED and outcome.failure is failure, outcome
+    assert outcome.reason == reason
+    assert seconds < 15, "the evaluator must not be waited for once the trainer has failed"
+    assert not any(group_alive(p.pid) for p in trial._procs.values())  # noqa: SLF001
+    assert "fake train started" in (trial.log_dir / "train.log").read_text()
+
+
+def test_a_trial_past_its_budget_is_a_timeout_and_leaves_nothing_running(fake_trial) -> None:
+    trial = fake_trial("sleep", "sleep", timeout=2.0)
+    _, seconds = _run(trial)
+    assert trial.outcome.status is Status.FAILED and trial.outcome.failure is FailureClass.TIMEOUT
+    assert trial.outcome.reason == "trial exceeded its 2 s budget"
+    assert seconds < 10
+    assert not any(group_alive(p.pid) for p in trial._procs.values())  # noqa: SLF001
+
+
+def test_stop_from_another_thread_ends_both_process_groups_within_seconds(fake_trial) -> None:
+    import threading
+
+    trial = fake_trial("sleep", "sleep")
+    threading.Timer(1.5, trial.stop, kwargs={"reason": "pruned at step 10"}).start()
+    _, seconds = _run(trial)
+    assert trial.outcome.status is Status.STOPPED and trial.outcome.reason == "pruned at step 10"
+    assert seconds < 10
+    assert not any(group_alive(p.pid) for p in trial._procs.values())  # noqa: SLF001
+
+
+def test_evaluations_stream_from_the_ledger_and_event_files(fake_trial) -> None:
+    trial = fake_trial("train_ok", "eval_ok")
+    seen, _ = _run(trial)
+    assert [(e.step, e.checkpoint) for e in seen] == [(10, "ckpt-2"), (20, "ckpt-3")]
+    assert [e.value(events.MAP) for e in seen] == [0.25, 0.5]
+    assert seen[1].value(events.MAP50) == pytest.approx(0.6)
+    assert trial.outcome.status is Status.COMPLETED
+    assert trial.outcome.best.step == 20 and trial.outcome.best_checkpoint == "ckpt-3"
+
+
+def test_an_evaluator_that_finishes_with_no_evaluation_is_a_crash(fake_trial) -> None:
+    trial = fake_trial("train_ok", "train_ok")
+    _run(trial)
+    assert trial.outcome.status is Status.FAILED and trial.outcome.failure is FailureClass.CRASH
+    assert trial.outcome.reason == "training ended without any evaluation"
+
+
+def test_the_trainer_gets_a_checkpoint_schedule_that_never_deletes_a_queued_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odapi: None) -> None:
+    """The OD API keeps 7 checkpoints by default: a slow evaluator would lose the older ones."""
+    import tensorflow as tf
+    from object_detection import model_lib_v2
+
+    from tuner.odapi import train
+
+    # train.main wraps the summary writer factory; restore it for the rest of the session.
+    monkeypatch.setattr(tf.compat.v2.summary, "create_file_writer", tf.compat.v2.summary.create_file_writer)
+    calls: list[dict] = []
+    monkeypatch.setattr(model_lib_v2, "train_loop", lambda **kwargs: calls.append(kwargs))
+    code = train.main(["--config", "x.config", "--model-dir", str(tmp_path / "m"),
+                       "--steps", "3000", "--checkpoint-every", "100"])
+    assert code == 0 and len(calls) == 1
+    kwargs = calls[0]
+    assert kwargs["checkpoint_every_n"] == 100 and kwargs["train_steps"] == 3000
+    assert kwargs["checkpoint_max_to_keep"] > 3000 // 100  # every checkpoint, plus step 0
+    assert 100 % kwargs["num_steps_per_iteration"] == 0
+    assert (tmp_path / "m" / "train" / "DONE").read_text() == "3000\n"
