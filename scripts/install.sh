@@ -5,42 +5,92 @@
 # (tf-models-research-object-detection) declares dependencies that cannot be resolved
 # (it pins pyparsing==2.4.7 and pulls the newest TensorFlow through tf-models-official),
 # so it and tensorflow-io are installed with --no-deps on top of a stack pinned in
-# requirements/constraints.txt (the one place where versions are pinned).
+# requirements/constraints.txt (the one place where versions are pinned, theirs included).
 #
-# Environment: PYTHON (interpreter to build the venv from, 3.9-3.11), VENV (default .venv),
-# GPU=1 (install the CUDA build of the same TensorFlow).
+# Environment: PYTHON (interpreter to build the venv from; must be Python 3.11), VENV (default
+# .venv), GPU=1 (install the CUDA build of the same TensorFlow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 GPU=${GPU:-0}
 CONSTRAINTS=requirements/constraints.txt
-OD_API="tf-models-research-object-detection==2.8.0.post1"
-TF_IO="tensorflow-io==0.35.0"
+# The pinned stack needs exactly this Python (TensorFlow 2.15 supports nothing newer; the
+# locked versions of pandas, scipy, ipython, pillow... need nothing older).
+WANT_PY=3.11
+# Installed with --no-deps, at the versions pinned in $CONSTRAINTS.
+NODEPS=(tf-models-research-object-detection tensorflow-io)
+# Imports the OD API's training code under our compat shims: a broken stack fails here.
+IMPORT_CHECK="import tuner.odapi, object_detection.model_lib_v2"
+
+die() { echo "setup: error: $*" >&2; exit 2; }
+
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi
+}
+
+# pinned NAME: NAME's `name==version` line in $CONSTRAINTS (- _ . compared alike, any case).
+pinned() {
+  local pattern line
+  pattern=$(printf '%s' "$1" | sed -E 's/[-_.]+/[-_.]+/g')
+  line=$(grep -iE "^${pattern}==" "$CONSTRAINTS" | head -n 1) || true
+  [ -n "$line" ] || die "$1 is not pinned in $CONSTRAINTS; add its exact version there (name==version)"
+  echo "$line"
+}
+
+# py_version PYTHON: prints "3.11" for a working interpreter, fails otherwise.
+py_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+
+check_python_var() {
+  local v
+  v=$(py_version "$PYTHON") || die "PYTHON=$PYTHON does not run; set PYTHON=/path/to/python$WANT_PY"
+  [ "$v" = "$WANT_PY" ] || die "PYTHON=$PYTHON is Python $v, the pinned stack needs Python $WANT_PY; set PYTHON=/path/to/python$WANT_PY"
+}
+
+pick_python() {
+  local p
+  if [ -n "${PYTHON:-}" ]; then
+    echo "$PYTHON"  # checked by check_python_var
+    return
+  fi
+  for p in "python$WANT_PY" python3; do
+    if command -v "$p" >/dev/null 2>&1 && [ "$(py_version "$p" || true)" = "$WANT_PY" ]; then
+      echo "$p"
+      return
+    fi
+  done
+  die "no Python $WANT_PY on the PATH (neither python$WANT_PY nor a python3 that is $WANT_PY); the pinned stack (TensorFlow 2.15) needs it: install Python $WANT_PY or set PYTHON=/path/to/python$WANT_PY"
+}
+
+if [ -n "${PYTHON:-}" ]; then
+  check_python_var
+fi
+nodeps=()
+for name in "${NODEPS[@]}"; do
+  line=$(pinned "$name") || exit 2
+  nodeps+=("$line")
+done
+
+if [ -x "$VENV/bin/python" ]; then
+  if ! have=$(py_version "$VENV/bin/python"); then
+    die "$VENV/bin/python no longer runs (its base Python was removed or moved); remove the venv (rm -rf $VENV) and run make setup again"
+  elif [ "$have" != "$WANT_PY" ]; then
+    die "$VENV was built with Python $have, the pinned stack needs Python $WANT_PY; remove it (rm -rf $VENV) and run make setup again"
+  fi
+fi
 
 stamp_of() {
-  cat "$CONSTRAINTS" requirements/stack.txt setup.cfg scripts/install.sh | sha256sum | cut -c1-16
-  echo "gpu=$GPU"
+  { cat "$CONSTRAINTS" requirements/stack.txt setup.cfg scripts/install.sh; echo "gpu=$GPU"; } \
+    | sha256 | cut -c1-16
 }
 want=$(stamp_of)
 if [ -f "$VENV/.odapi-tuner-stamp" ] && [ "$(cat "$VENV/.odapi-tuner-stamp")" = "$want" ] \
-   && "$VENV/bin/python" -c "import object_detection, tuner" 2>/dev/null; then
+   && "$VENV/bin/python" -c "$IMPORT_CHECK" 2>/dev/null; then
   echo "setup: $VENV is up to date (nothing to do)"
   exit 0
 fi
 
-pick_python() {
-  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return; fi
-  for p in python3.11 python3.10 python3.9 python3; do
-    if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import sys; sys.exit(0 if (3,9) <= sys.version_info[:2] <= (3,11) else 1)'; then
-      echo "$p"; return
-    fi
-  done
-  echo "setup: error: no Python 3.9-3.11 found (TensorFlow 2.15, the newest that runs the OD API, needs one); set PYTHON=/path/to/python3.11" >&2
-  exit 2
-}
-
 if [ ! -x "$VENV/bin/python" ]; then
-  py=$(pick_python)
+  py=$(pick_python) || exit 2
   echo "setup: creating $VENV with $py"
   "$py" -m venv "$VENV"
 fi
@@ -56,9 +106,11 @@ if [ "$GPU" = "1" ]; then
   tf_version=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("tensorflow"))')
   "${PIP[@]}" install -q -c "$CONSTRAINTS" "tensorflow[and-cuda]==$tf_version"
 fi
-echo "setup: installing the OD API and tensorflow-io without their unresolvable dependencies"
-"${PIP[@]}" install -q --no-deps "$OD_API" "$TF_IO"
+echo "setup: installing ${nodeps[*]} without their unresolvable dependencies"
+"${PIP[@]}" install -q --no-deps "${nodeps[@]}"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
-"$VENV/bin/python" -c "import object_detection, tuner" 
+if ! "$VENV/bin/python" -c "$IMPORT_CHECK"; then
+  die "the stack is installed but \`$IMPORT_CHECK\` fails (traceback above); run $VENV/bin/python -m tuner.doctor for the fix"
+fi
 echo "$want" > "$VENV/.odapi-tuner-stamp"
 echo "setup: done in $(( $(date +%s) - start )) s"

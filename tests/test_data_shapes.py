@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 
@@ -95,3 +96,132 @@ def test_cli_rejects_bad_input_with_one_line_and_exit_2(tmp_path) -> None:
     assert result.stderr.strip().splitlines() == ["error: unknown class 'hexagon' in --classes; choose from "
                                                   + ", ".join(shapes.SHAPES)]
     assert not (tmp_path / "x").exists()
+
+
+def _fake_records(path, spec, split, count) -> None:
+    """Stands in for the TFRecord writer: the file layout without TensorFlow."""
+    path.write_bytes(f"{split}:{count}".encode())
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tuner.data.shapes", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def _one_line_error(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    return lines[0]
+
+
+@pytest.mark.usefixtures("odapi")
+def test_cli_writes_a_dataset_and_reuses_it(tmp_path, capsys) -> None:
+    out = tmp_path / "data"
+    args = ["--out", str(out), "--train", "3", "--eval", "2", "--size", "64", "--classes", "circle,bar"]
+    assert shapes.main(args) == 0
+    assert capsys.readouterr().out == f"wrote 3 train / 2 eval images (64px, classes circle, bar) to {out}\n"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [shapes.TRAIN_RECORD, shapes.EVAL_RECORD, shapes.LABEL_MAP, shapes.MANIFEST])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"], "no temporary directory is left"
+    manifest = json.loads((out / shapes.MANIFEST).read_text())
+    assert manifest["spec"]["train"] == 3 and manifest["spec"]["classes"] == ["circle", "bar"]
+    before = (out / shapes.TRAIN_RECORD).stat().st_mtime_ns
+    assert shapes.main(args) == 0  # complete already: reused
+    assert (out / shapes.TRAIN_RECORD).stat().st_mtime_ns == before
+
+
+@pytest.mark.usefixtures("odapi")
+def test_cli_object_size_and_clutter_flags_change_the_data(tmp_path, capsys) -> None:
+    base = ["--train", "4", "--eval", "1", "--size", "64"]
+    variants = {"default": [], "min": ["--min-object", "0.2"], "max": ["--max-object", "0.3"],
+                "clutter": ["--clutter", "0"], "quality": ["--jpeg-quality", "50"]}
+    digests = {}
+    for name, flags in variants.items():
+        assert shapes.main(["--out", str(tmp_path / name), *base, *flags]) == 0
+        digests[name] = _digest(tmp_path / name / shapes.TRAIN_RECORD)
+    assert len(set(digests.values())) == len(variants), digests
+    spec = json.loads((tmp_path / "min" / shapes.MANIFEST).read_text())["spec"]
+    assert (spec["min_object"], spec["max_object"], spec["clutter"]) == (0.2, 0.5, 6)
+    spec = json.loads((tmp_path / "clutter" / shapes.MANIFEST).read_text())["spec"]
+    assert spec["clutter"] == 0 and spec["max_object"] == 0.5
+
+
+def test_object_size_flags_bound_the_boxes() -> None:
+    small = shapes.DatasetSpec(min_object=0.05, max_object=0.1, classes=("circle", "square"))
+    big = shapes.DatasetSpec(min_object=0.6, max_object=0.7, classes=("circle", "square"))
+    side = lambda b: max(b.xmax - b.xmin, b.ymax - b.ymin)  # noqa: E731
+    assert all(side(b) <= 0.1 + 1e-6 for i in range(30) for b in shapes.render(small, "train", i)[1])
+    assert all(side(b) >= 0.6 - 1e-6 for i in range(30) for b in shapes.render(big, "train", i)[1])
+
+
+def test_cli_bad_out_is_one_line_error(tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for out in (blocker / "x", blocker):
+        result = _run_cli("--out", str(out))
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        line = _one_line_error(result.stderr)
+        assert line == (f"error: cannot write the dataset to {out}: Not a directory ({blocker}) "
+                        "(fix: choose an --out directory that can be created and written)")
+    if sys.platform.startswith("linux"):
+        result = _run_cli("--out", "/proc/nope/x")
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert _one_line_error(result.stderr).startswith("error: cannot write the dataset to /proc/nope/x: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.parametrize("content, detail", [
+    ("{not json", "JSONDecodeError"), ("[]", "TypeError"), ('{"generator": "x"}', "KeyError"),
+    ('{"spec": 3}', "its 'spec' is not an object"),
+])
+def test_cli_corrupt_manifest_is_one_line_error(tmp_path, content, detail) -> None:
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / shapes.MANIFEST).write_text(content)
+    result = _run_cli("--out", str(out))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = _one_line_error(result.stderr)
+    assert line.startswith(f"error: {out / shapes.MANIFEST} is not a readable shapes manifest (")
+    assert detail in line and line.endswith(f"delete {out} (for the demo data: make clean-demo) "
+                                            "or choose another --out")
+
+
+def test_records_without_manifest_name_the_directory_and_say_delete(tmp_path) -> None:
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / shapes.TRAIN_RECORD).write_bytes(b"half")
+    with pytest.raises(FileExistsError) as info:
+        shapes.generate(out, shapes.DatasetSpec(train=2, eval=1, size=64))
+    assert str(info.value) == (f"{out} holds train.record but no dataset.json: an interrupted run or another "
+                               f"dataset, not a finished shapes dataset; delete {out} (for the demo data: "
+                               "make clean-demo) or choose another --out")
+
+
+def test_an_interrupted_run_leaves_nothing_that_looks_finished(tmp_path, monkeypatch, capsys) -> None:
+    def interrupted(path, spec, split, count) -> None:
+        _fake_records(path, spec, split, count)
+        if split == "eval":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(shapes, "_write_records", interrupted)
+    out = tmp_path / "data"
+    assert shapes.main(["--out", str(out), "--train", "2", "--eval", "1"]) == 130
+    assert capsys.readouterr().err == f"interrupted: nothing was written to {out}\n"
+    assert list(tmp_path.iterdir()) == [], "neither the dataset nor its temporary directory is left"
+    monkeypatch.setattr(shapes, "_write_records", _fake_records)
+    dataset = shapes.generate(out, shapes.DatasetSpec(train=2, eval=1))  # the next run is not blocked
+    assert dataset.train_record.read_bytes() == b"train:2" and (out / shapes.MANIFEST).exists()
+
+
+def test_generate_into_an_existing_directory(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(shapes, "_write_records", _fake_records)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    shapes.generate(empty, shapes.DatasetSpec(train=2, eval=1))  # an empty directory is replaced atomically
+    assert (empty / shapes.MANIFEST).exists()
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "README").write_text("mine")
+    shapes.generate(busy, shapes.DatasetSpec(train=2, eval=1))  # other files stay; ours move in
+    assert (busy / "README").read_text() == "mine" and (busy / shapes.MANIFEST).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "empty"]

@@ -49,3 +49,61 @@ def test_doctor_exit_code_is_1_when_a_check_fails(tmp_path, capsys, monkeypatch)
     assert doctor.main(["--run-dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "[FAIL] tensorflow" in out and "fix: install 2.15" in out
+
+
+def test_python_check_wants_exactly_3_11(monkeypatch) -> None:
+    from tuner import doctor
+
+    for version in ((3, 10, 12), (3, 12, 1), (3, 9, 18)):
+        check = doctor.check_python(version)
+        assert not check.ok and check.detail.startswith(".".join(map(str, version)))
+        assert "needs Python 3.11" in check.fix and "rm -rf .venv" in check.fix
+    assert doctor.check_python((3, 11, 7)).ok
+
+
+class _BrokenTensorflow:
+    """A meta-path finder whose tensorflow import fails the way a numpy 2 upgrade breaks it."""
+
+    def find_spec(self, name, path=None, target=None):  # noqa: ANN001, ANN201
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise AttributeError("_ARRAY_API not found")
+        return None
+
+
+def test_broken_tensorflow_is_a_failed_check_not_a_traceback(tmp_path, capsys, monkeypatch) -> None:
+    from tuner import doctor
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")  # main() sets it; keep the change to this test
+    # tensorflow is installed (metadata says 2.15) but its import fails, e.g. after a stray upgrade
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_BrokenTensorflow(), *sys.meta_path])
+    check = doctor.check_gpus()
+    assert not check.ok
+    assert "TensorFlow fails to import (AttributeError: _ARRAY_API not found)" in check.detail
+    assert check.fix == doctor.SETUP_FIX
+    ok = doctor.Check("stub", True, "ok")
+    for name in ("check_python", "check_tensorflow", "check_protobuf"):
+        monkeypatch.setattr(doctor, name, lambda: ok)
+    assert doctor.main(["--run-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] gpus" in out and "fix: run `make setup`" in out
+    assert out.rstrip().splitlines()[-1].startswith("doctor: ")  # every check ran, none raised
+
+
+@pytest.mark.parametrize("user_level, expected", [(None, "2"), ("0", "0")])
+def test_doctor_quiets_tensorflow_logging_unless_the_user_chose(user_level, expected, tmp_path,
+                                                                 monkeypatch) -> None:
+    import os
+
+    from tuner import doctor
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "placeholder")  # so the test's changes are undone
+    if user_level is None:
+        monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    else:
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", user_level)
+    seen = []
+    monkeypatch.setattr(doctor, "run_checks", lambda run_dir: seen.append(
+        os.environ.get("TF_CPP_MIN_LOG_LEVEL")) or [doctor.Check("stub", True, "ok")])
+    assert doctor.main(["--run-dir", str(tmp_path)]) == 0
+    assert seen == [expected]

@@ -2,7 +2,9 @@
 
 Checks the pinned stack (TensorFlow, the OD API, protobuf and its implementation), whether
 each compat shim applied, visible GPUs and a writable run directory. Every failed check
-prints its fix. Exit code 0 when all pass, 1 when any fails.
+prints its fix. Exit code 0 when all pass, 1 when any fails. TensorFlow's C++ start-up
+logging is quieted (``TF_CPP_MIN_LOG_LEVEL=2`` unless the caller set it) so the report stays
+readable.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from typing import Callable, Sequence
 from tuner.paths import DEFAULT_RUN_DIR
 
 SETUP_FIX = "run `make setup` (it installs the pinned stack into .venv) and use .venv/bin/python"
+#: The one Python the pinned stack (requirements/constraints.txt) runs on.
+PYTHON_VERSION = (3, 11)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,11 +41,14 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def check_python() -> Check:
-    v = sys.version_info
-    ok = (3, 9) <= (v.major, v.minor) <= (3, 11)
-    return Check("python", ok, f"{v.major}.{v.minor}.{v.micro} ({sys.executable})",
-                 "" if ok else "TensorFlow 2.15 needs Python 3.9-3.11; " + SETUP_FIX)
+def check_python(version: tuple[int, int, int] | None = None) -> Check:
+    """Python must be exactly :data:`PYTHON_VERSION` (``version``: major, minor, micro; default: ours)."""
+    major, minor, micro = version or tuple(sys.version_info[:3])
+    ok = (major, minor) == PYTHON_VERSION
+    want = ".".join(map(str, PYTHON_VERSION))
+    return Check("python", ok, f"{major}.{minor}.{micro} ({sys.executable})",
+                 "" if ok else f"the pinned stack (TensorFlow 2.15) needs Python {want}; rebuild the venv "
+                               f"with it: rm -rf .venv && PYTHON=/path/to/python{want} make setup")
 
 
 def check_tensorflow() -> Check:
@@ -57,9 +64,12 @@ def check_protobuf() -> Check:
     version = _version("protobuf")
     if version is None:
         return Check("protobuf", False, "not installed", SETUP_FIX)
-    from google.protobuf.internal import api_implementation
+    try:
+        from google.protobuf.internal import api_implementation
 
-    impl = api_implementation.Type()
+        impl = api_implementation.Type()
+    except Exception as exc:  # noqa: BLE001
+        return Check("protobuf", False, f"{version}, import failed: {type(exc).__name__}: {exc}", SETUP_FIX)
     ok = version.split(".")[0] == "3"
     return Check("protobuf", ok, f"{version} (implementation: {impl})",
                  "" if ok else "protobuf >= 4 refuses the OD API's old-style *_pb2 files; " + SETUP_FIX)
@@ -89,8 +99,12 @@ def check_shims() -> list[Check]:
         state = "applied" if result.applied else "not needed"
         checks.append(Check(f"shim {result.name}", True, f"{state}: {result.detail}"))
     # After applying, the attributes the OD API needs must exist.
-    from PIL import ImageFont
-    from tensorflow.python.ops import control_flow_ops
+    try:
+        from PIL import ImageFont
+        from tensorflow.python.ops import control_flow_ops
+    except Exception as exc:  # noqa: BLE001
+        return checks + [Check("shims effective", False, f"cannot check: {type(exc).__name__}: {exc}",
+                               SETUP_FIX)]
 
     missing = [n for n in ("case", "cond", "while_loop") if not hasattr(control_flow_ops, n)]
     if not hasattr(ImageFont.FreeTypeFont, "getsize"):
@@ -102,8 +116,12 @@ def check_shims() -> list[Check]:
 
 
 def check_gpus() -> Check:
-    import tensorflow as tf
-
+    """Visible GPUs as TensorFlow sees them; a failed check (not a traceback) if TF cannot import."""
+    try:
+        import tensorflow as tf
+    except Exception as exc:  # noqa: BLE001 - installed but broken: the import failure is the finding
+        return Check("gpus", False, f"cannot list devices: TensorFlow fails to import "
+                                    f"({type(exc).__name__}: {exc})", SETUP_FIX)
     gpus = tf.config.list_physical_devices("GPU")
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     detail = f"{len(gpus)} GPU(s)" + (f": {', '.join(g.name for g in gpus)}" if gpus else
@@ -136,10 +154,24 @@ def run_checks(run_dir: Path) -> list[Check]:
     return checks
 
 
+def quiet_tensorflow_logging() -> None:
+    """Hide TensorFlow's C++ INFO/WARNING start-up lines, unless the user chose a level.
+
+    Must run before TensorFlow is imported; a ``TF_CPP_MIN_LOG_LEVEL`` already set is kept.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run every check and print one line each (and the fix of each failure).
+
+    Returns:
+        0 when all checks pass, 1 when any fails.
+    """
     parser = argparse.ArgumentParser(prog="python -m tuner.doctor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR), help="where studies are written")
     args = parser.parse_args(argv)
+    quiet_tensorflow_logging()
     checks = run_checks(Path(args.run_dir))
     width = max(len(c.name) for c in checks)
     for c in checks:

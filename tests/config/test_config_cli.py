@@ -106,6 +106,19 @@ def test_lint_exit_codes(tmp_path: Path, dataset):
     assert run("lint", "--no-files", tmp_path / "ok.config").returncode == 0
 
 
+def test_lint_applies_the_range_rules_to_a_file(tmp_path: Path, dataset):
+    cfg = load(SHAPES)
+    point_to_dataset(cfg, dataset.train, dataset.eval, dataset.label_map)
+    cfg.train_config.batch_size = 4
+    cfg.model.ssd.post_processing.batch_non_max_suppression.iou_threshold = 5
+    save(cfg, tmp_path / "bad.config")
+    result = run("lint", tmp_path / "bad.config")
+    assert result.returncode == 1
+    assert result.stdout == ("error: model.ssd.post_processing.batch_non_max_suppression.iou_threshold: "
+                             "iou_threshold is a probability/threshold and must be in [0, 1], got 5.0 "
+                             "(fix: give a value in [0, 1])\n")
+
+
 def test_lint_base_dir(tmp_path: Path, dataset):
     cfg = load(SHAPES)
     point_to_dataset(cfg, "train.record", "eval.record", dataset.label_map)
@@ -127,6 +140,18 @@ def test_lint_base_dir(tmp_path: Path, dataset):
     (("bogus",), ("invalid choice", "--help")),
     (("get", ZOO), ("required", "python -m tuner.config get --help")),
     ((), ("required",)),
+    # a whole message as the value: every number inside it is range-checked
+    (("add", ZOO, "train_config.data_augmentation_options[random_adjust_brightness]={ max_delta: -1 }"),
+     ("random_adjust_brightness].max_delta is a non-negative parameter and must be >= 0, got -1.0",)),
+    (("set", ZOO, "model.ssd.post_processing.batch_non_max_suppression="
+                  "{iou_threshold: 5 score_threshold: -3}"),
+     ("batch_non_max_suppression.score_threshold is a probability/threshold", "got -3.0",
+      "also out of range: model.ssd.post_processing.batch_non_max_suppression.iou_threshold")),
+    (("set", ZOO, "model.ssd.image_resizer={fixed_shape_resizer{height:-1}}"),
+     ("fixed_shape_resizer.height is a size or count and must be >= 1, got -1",)),
+    (("set", ZOO, f"{COSINE}.learning_rate_base=1e40"), ("32-bit float", "stored as inf")),
+    (("set", ZOO, "model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios=[1,-2,0]"),
+     ("an anchor aspect ratio or scale and must be > 0, got -2.0",)),
 ])
 def test_bad_input_is_one_line_error_exit_2(args, fragments):
     assert_one_line_error(run(*args), *fragments)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from configfixtures import COSINE, RATIOS, write_records
+from configfixtures import COSINE, RATIOS, write_label_map, write_records
 
-from tuner.config import (Finding, Severity, format_findings, has_errors, lint, loads,
+from tuner.config import (Finding, Severity, dumps, format_findings, has_errors, lint, loads,
                           point_to_dataset, set_num_steps, set_schedule_type, set_value)
 
 
@@ -196,3 +196,143 @@ def test_format_findings(tf1):
     text = format_findings(lint(tf1, check_files=False))
     assert text.splitlines()[0].startswith("error: train_config.fine_tune_checkpoint: placeholder")
     assert all("(fix: " in line for line in text.splitlines())
+
+
+MANUAL = "train_config.optimizer.momentum_optimizer.learning_rate.manual_step_learning_rate"
+EXPONENTIAL = "train_config.optimizer.momentum_optimizer.learning_rate.exponential_decay_learning_rate"
+
+
+def test_empty_config_names_every_missing_section():
+    findings = lint(loads(""), check_files=False)
+    assert [(f.severity, f.path) for f in findings] == [
+        (Severity.ERROR, "model"), (Severity.ERROR, "train_config"),
+        (Severity.ERROR, "train_input_reader"), (Severity.ERROR, "eval_input_reader")]
+    by_path = _by_path(findings)
+    assert by_path["model"].message == "no model is configured"
+    assert by_path["train_config"].message.startswith("no train_config: nothing says how to train")
+    assert by_path["train_input_reader"].message == "no train_input_reader: no training data is configured"
+    assert by_path["eval_input_reader"].message == "no eval_input_reader: trials cannot be evaluated"
+    assert all("point_to_dataset" in by_path[p].fix for p in ("train_input_reader", "eval_input_reader"))
+    assert lint(loads("model { }"), check_files=False)[0].message == "model names no architecture"
+
+
+def test_sections_rule_is_quiet_on_a_full_config(ready):
+    for name in ("model", "train_config", "train_input_reader", "eval_input_reader"):
+        assert name not in _by_path(lint(ready))
+
+
+def test_unset_eval_label_map(ready):
+    ready.eval_input_reader[0].ClearField("label_map_path")
+    (finding,) = lint(ready)
+    assert (finding.severity, finding.path) == (Severity.ERROR, "eval_input_reader[0].label_map_path")
+    assert "no label map: the OD API's evaluation needs one" in finding.message
+    assert finding.fix == "set eval_input_reader[0].label_map_path (point_to_dataset sets it)"
+    assert lint(ready, check_files=False) == [finding]  # a config fact, not a file check
+
+
+def test_num_classes_checked_against_the_eval_label_map_too(ready, dataset, tmp_path: Path):
+    four = write_label_map(tmp_path / "four.pbtxt", ["a", "b", "c", "d"])
+    set_value(ready, "eval_input_reader[0].label_map_path", str(four))
+    (finding,) = lint(ready)  # num_classes 3 agrees with the train label map, not with the eval one
+    assert (finding.severity, finding.path) == (Severity.ERROR, "eval_input_reader[0].label_map_path")
+    assert finding.message == (f"the label map {str(four)!r} has 4 classes but num_classes and the "
+                               "train_input_reader label map have 3")
+    assert "training classes" in finding.fix
+    set_value(ready, "model.ssd.num_classes", 4)  # now the train label map disagrees
+    (finding,) = lint(ready)
+    assert finding.path == "model.ssd.num_classes" and finding.fix == "set model.ssd.num_classes=3"
+    assert "(train_input_reader.label_map_path) has 3 classes" in finding.message
+    set_value(ready, "train_input_reader.label_map_path", str(four))
+    set_value(ready, "eval_input_reader[0].label_map_path", str(dataset.label_map))
+    (finding,) = lint(ready)  # only the eval label map disagrees now
+    assert "(train_input_reader" not in finding.message and "3 classes" in finding.message
+
+
+def test_same_class_count_in_two_label_map_files_is_reported_once(ready, tmp_path: Path):
+    copy = write_label_map(tmp_path / "copy.pbtxt", ["circle", "square", "triangle"])
+    set_value(ready, "eval_input_reader[0].label_map_path", str(copy))
+    assert lint(ready) == []
+    set_value(ready, "model.ssd.num_classes", 5)
+    (finding,) = lint(ready)
+    assert finding.path == "model.ssd.num_classes"
+
+
+def test_cosine_warmup_longer_than_training(ready):
+    set_value(ready, "train_config.num_steps", 40)  # total_steps stays 1000, warmup 50
+    findings = _by_path(lint(ready))
+    finding = findings[f"{COSINE}.warmup_steps"]
+    assert finding.severity is Severity.ERROR
+    assert finding.message == "warmup_steps 50 >= num_steps 40: training ends during the warmup"
+    assert "set_num_steps" in finding.fix
+    set_num_steps(ready, 40)
+    assert lint(ready) == []
+
+
+def test_cosine_warmup_plus_hold_not_below_total_steps(ready):
+    set_value(ready, f"{COSINE}.hold_base_rate_steps", 950)
+    (finding,) = [f for f in lint(ready) if f.severity is Severity.ERROR]
+    assert finding.path == f"{COSINE}.hold_base_rate_steps"
+    assert "warmup_steps 50 + hold_base_rate_steps 950 >= total_steps 1000" in finding.message
+    assert finding.fix == f"set {COSINE}.hold_base_rate_steps below 950"
+
+
+def test_cosine_warmup_equal_to_total_is_not_called_rejected(ready):
+    set_value(ready, f"{COSINE}.warmup_steps", 1000)
+    assert "rejects" not in _by_path(lint(ready))[f"{COSINE}.warmup_steps"].message
+    set_value(ready, f"{COSINE}.warmup_steps", 1001)
+    assert "(the OD API rejects it)" in _by_path(lint(ready))[f"{COSINE}.warmup_steps"].message
+
+
+def test_exponential_burnin_not_below_num_steps(ready):
+    set_schedule_type(ready, "exponential")
+    set_value(ready, f"{EXPONENTIAL}.burnin_steps", 1000)
+    set_value(ready, f"{EXPONENTIAL}.burnin_learning_rate", 0.01)
+    errors = [f for f in lint(ready) if f.severity is Severity.ERROR]
+    (finding,) = errors
+    assert finding.path == f"{EXPONENTIAL}.burnin_steps"
+    assert finding.message.startswith("burnin_steps 1000 >= num_steps 1000: the whole run trains at "
+                                      "the burn-in rate")
+    set_value(ready, f"{EXPONENTIAL}.burnin_steps", 100)
+    assert lint(ready) == []
+
+
+def test_manual_step_warmup_and_rejected_schedules(ready):
+    set_schedule_type(ready, "manual_step")
+    set_value(ready, f"{MANUAL}.warmup", True)
+    assert lint(ready) == []
+    set_value(ready, f"{MANUAL}.schedule[0].step", 1000)
+    set_value(ready, f"{MANUAL}.schedule[1].step", 1200)
+    errors = _by_path([f for f in lint(ready) if f.severity is Severity.ERROR])
+    assert "with warmup the rate ramps up until the first step 1000 >= num_steps 1000" in \
+        errors[f"{MANUAL}.schedule[0].step"].message
+    set_value(ready, f"{MANUAL}.schedule[0].step", 0)
+    assert _by_path(lint(ready))[f"{MANUAL}.schedule[0].step"].message == \
+        "the first step is 0 (the OD API rejects it)"
+    set_value(ready, f"{MANUAL}.schedule[0].step", 900)
+    set_value(ready, f"{MANUAL}.schedule[1].step", 900)
+    finding = _by_path(lint(ready))[f"{MANUAL}.schedule[1].step"]
+    assert finding.severity is Severity.ERROR
+    assert "step 900 is not after the previous step 900: steps must strictly increase" in finding.message
+    ready.train_config.optimizer.momentum_optimizer.learning_rate.manual_step_learning_rate \
+        .ClearField("schedule")
+    finding = _by_path(lint(ready))[f"{MANUAL}.schedule"]
+    assert finding.message == "the manual step schedule has no steps (the OD API rejects it)"
+
+
+def test_values_out_of_range_in_a_loaded_file(ready, tmp_path: Path):
+    text = dumps(ready).replace("iou_threshold: 0.6", "iou_threshold: 5.0")
+    assert "iou_threshold: 5.0" in text
+    cfg = loads(text)
+    path = "model.ssd.post_processing.batch_non_max_suppression.iou_threshold"
+    (finding,) = lint(cfg)
+    assert (finding.severity, finding.path) == (Severity.ERROR, path)
+    assert finding.message == "iou_threshold is a probability/threshold and must be in [0, 1], got 5.0"
+    assert finding.fix == "give a value in [0, 1]"
+    assert str(finding) == (f"error: {path}: iou_threshold is a probability/threshold and must be in "
+                            "[0, 1], got 5.0 (fix: give a value in [0, 1])")
+    ratios = loads(dumps(ready).replace("aspect_ratios: 2.0", "aspect_ratios: -2.0"))
+    (finding,) = lint(ratios)
+    assert finding.path == f"{RATIOS}[1]" and "must be > 0, got -2.0" in finding.message
+    huge = loads(dumps(ready).replace("learning_rate_base: 0.08", "learning_rate_base: 1e40"))
+    finding = _by_path(lint(huge))[f"{COSINE}.learning_rate_base"]
+    assert finding.message == "learning_rate_base expects float, got inf"

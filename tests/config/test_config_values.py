@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from configfixtures import COSINE
+from configfixtures import COSINE, RATIOS
 from object_detection.protos import pipeline_pb2
 
-from tuner.config import ConfigValueError, check_path, coerce_value, parse_value, set_value
+from tuner.config import (ConfigValueError, add_value, check_path, coerce_value, dumps, loads,
+                          parse_value, set_value)
+from tuner.config.ranges import range_violations
 from tuner.config.values import range_rule_for, to_python
 
 D = pipeline_pb2.TrainEvalPipelineConfig.DESCRIPTOR
@@ -109,3 +111,85 @@ def test_coerce_value_for_repeated_fields():
         coerce_value(ratios, 1.0)
     with pytest.raises(ConfigValueError, match="expects float, got 'x'"):
         coerce_value(ratios, ["x"])
+
+
+NMS = "model.ssd.post_processing.batch_non_max_suppression"
+
+
+@pytest.mark.parametrize("op, path, value, message", [
+    ("add", "train_config.data_augmentation_options[random_adjust_brightness]", "{ max_delta: -1 }",
+     r"^train_config\.data_augmentation_options\[random_adjust_brightness\]\.max_delta is a "
+     r"non-negative parameter and must be >= 0, got -1\.0 \(fix: give a value >= 0\)$"),
+    ("set", NMS, "{iou_threshold: 5 score_threshold: -3}",
+     rf"^{NMS}\.score_threshold is a probability/threshold and must be in \[0, 1\], got -3\.0; "
+     rf"also out of range: {NMS}\.iou_threshold \(fix: give a value in \[0, 1\]\)$"),
+    ("set", "model.ssd.image_resizer", "{fixed_shape_resizer{height:-1}}",
+     r"^model\.ssd\.image_resizer\.fixed_shape_resizer\.height is a size or count and must be >= 1, "
+     r"got -1 \(fix: give a value >= 1\)$"),
+    ("set", NMS, "{iou_threshold: 0.5 score_threshold: 0.01}", None),  # in range: fine
+    ("set", "train_config.optimizer.momentum_optimizer.learning_rate",
+     "{ cosine_decay_learning_rate { learning_rate_base: 1e40 } }",
+     r"cosine_decay_learning_rate\.learning_rate_base expects float, got inf \(fix: give a finite "
+     r"number \(a 32-bit float holds at most \+-3\.403e\+38\)\)$"),
+    ("set", "model.ssd.anchor_generator", "{ ssd_anchor_generator { aspect_ratios: [1.0, -2.0] } }",
+     r"ssd_anchor_generator\.aspect_ratios\[1\] is an anchor aspect ratio or scale and must be > 0, "
+     r"got -2\.0"),
+])
+def test_range_rules_apply_inside_whole_message_values(zoo, op, path, value, message):
+    edit = {"set": set_value, "add": add_value}[op]
+    if message is None:
+        edit(zoo, path, value)
+        return
+    before = dumps(zoo)
+    with pytest.raises(ConfigValueError, match=message):
+        edit(zoo, path, value)
+    assert dumps(zoo) == before, "a rejected edit changes nothing"
+
+
+def test_range_rules_apply_to_dict_and_message_values(zoo):
+    nms = field(NMS)
+    with pytest.raises(ConfigValueError, match=r"iou_threshold is a probability.*got 5\.0"):
+        coerce_value(nms, {"iouThreshold": 5})
+    msg = coerce_value(nms, "{ iou_threshold: 0.5 }")
+    msg.iou_threshold = 5
+    with pytest.raises(ConfigValueError, match=rf"^{NMS}\.iou_threshold is a probability"):
+        coerce_value(nms, msg, path=NMS)
+
+
+def test_float32_overflow_is_rejected_not_stored_as_inf(zoo):
+    path = f"{COSINE}.learning_rate_base"
+    with pytest.raises(ConfigValueError, match=rf"^{path} is a 32-bit float and must be within "
+                                               r"\+-3\.403e\+38, got 1e\+40 \(it would be stored as inf\)"):
+        set_value(zoo, path, "1e40")
+    with pytest.raises(ConfigValueError, match="32-bit float"):
+        set_value(zoo, path, -1e39)
+    with pytest.raises(ConfigValueError, match="expects float, got inf"):
+        set_value(zoo, path, 10**400)
+    set_value(zoo, "train_config.gradient_clipping_by_norm", 3.0e38)  # representable: fine
+    assert zoo.train_config.gradient_clipping_by_norm == pytest.approx(3.0e38)
+
+
+@pytest.mark.parametrize("path, value", [
+    (f"{RATIOS}", "[1,-2,0]"), (f"{RATIOS}", "[1, 0]"), ("model.ssd.anchor_generator."
+                                                         "ssd_anchor_generator.scales", "[0.1, -0.2]"),
+])
+def test_anchor_aspect_ratios_and_scales_must_be_positive(zoo, path, value):
+    with pytest.raises(ConfigValueError, match=rf"^{path} is an anchor aspect ratio or scale and must be "
+                                               r"> 0, got (-2\.0|0\.0|-0\.2) \(fix: give a value > 0\)$"):
+        set_value(zoo, path, value)
+    with pytest.raises(ConfigValueError, match="must be > 0"):
+        add_value(zoo, RATIOS, "0")
+    set_value(zoo, RATIOS, "[1, 0.25, 4]")
+
+
+def test_range_violations_walks_every_set_number():
+    cfg = loads("model { ssd { post_processing { batch_non_max_suppression { iou_threshold: 5 } } "
+                "anchor_generator { ssd_anchor_generator { aspect_ratios: [1.0, 0.0] } } } } "
+                "train_config { data_augmentation_options { random_adjust_brightness { max_delta: -1 } } }")
+    assert [(e.path, e.message.split(" is ")[1].split(" and")[0]) for e in range_violations(cfg)] == [
+        ("model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios[1]",
+         "an anchor aspect ratio or scale"),
+        (f"{NMS}.iou_threshold", "a probability/threshold"),
+        ("train_config.data_augmentation_options[0].random_adjust_brightness.max_delta",
+         "a non-negative parameter"),
+    ]

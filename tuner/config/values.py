@@ -2,14 +2,14 @@
 
 ``parse_value`` turns command-line text (``0.004``, ``true``, ``RELU_6``, ``"a b"``,
 ``[1.0,2.0,0.5]``) into Python values; ``coerce_value`` checks a Python value against one
-field's type and the small table of range rules below, and returns what protobuf will store.
+field's type and the range rules of :mod:`tuner.config.ranges` (for a message value: every
+number set inside it), and returns what protobuf will store.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
-from typing import Any, Callable
+from typing import Any
 
 from google.protobuf import json_format, message_factory, text_format
 from google.protobuf.descriptor import FieldDescriptor
@@ -17,6 +17,10 @@ from google.protobuf.internal import type_checkers
 from google.protobuf.message import Message
 
 from tuner.config.errors import ConfigValueError
+from tuner.config.ranges import RANGE_RULES, RangeRule, check_number, range_rule_for, range_violations
+
+__all__ = ["RANGE_RULES", "RangeRule", "coerce_value", "parse_value", "range_rule_for", "to_python",
+           "type_name"]
 
 _INT_RANGES = {
     FieldDescriptor.TYPE_INT32: (-2**31, 2**31 - 1), FieldDescriptor.TYPE_SINT32: (-2**31, 2**31 - 1),
@@ -27,58 +31,6 @@ _INT_RANGES = {
     FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1), FieldDescriptor.TYPE_FIXED64: (0, 2**64 - 1),
 }
 _FLOATS = (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE)
-
-
-@dataclasses.dataclass(frozen=True)
-class RangeRule:
-    """An allowed numeric range for fields matched by name (and optionally by message).
-
-    Attributes:
-        matches: Predicate on ``(message_full_name, field_name)``.
-        low: Inclusive lower bound, or None.
-        high: Inclusive upper bound, or None.
-        what: What the field is, for messages ("a probability", "a learning rate").
-    """
-
-    matches: Callable[[str, str], bool]
-    low: float | None
-    high: float | None
-    what: str
-
-
-def _named(*names: str) -> Callable[[str, str], bool]:
-    return lambda message, field: field in names
-
-
-_PROBABILITY_NAMES = ("iou_threshold", "score_threshold", "matched_threshold", "unmatched_threshold",
-                      "nms_iou_threshold", "nms_score_threshold", "dropout_keep_probability",
-                      "momentum_optimizer_value", "decay_factor", "moving_average_decay",
-                      "min_object_covered", "overlap_thresh", "foreground_fraction",
-                      "positive_fraction", "random_coef", "keep_prob")
-_FOCAL_LOSSES = ("object_detection.protos.SigmoidFocalClassificationLoss",
-                 "object_detection.protos.BootstrappedSigmoidClassificationLoss")
-_REGULARIZERS = ("object_detection.protos.L1Regularizer", "object_detection.protos.L2Regularizer")
-
-#: The range rules applied by :func:`coerce_value`, first match wins.
-RANGE_RULES: tuple[RangeRule, ...] = (
-    RangeRule(lambda m, f: f in _PROBABILITY_NAMES or f.endswith("_probability")
-              or (f == "alpha" and m in _FOCAL_LOSSES) or f == "probability",
-              0.0, 1.0, "a probability/threshold"),
-    RangeRule(lambda m, f: "learning_rate" in f, 0.0, None, "a learning rate"),
-    RangeRule(lambda m, f: f == "weight" and m in _REGULARIZERS, 0.0, None, "a regularizer weight"),
-    RangeRule(_named("batch_size", "num_classes", "height", "width"), 1.0, None, "a size or count"),
-    RangeRule(lambda m, f: f in ("step", "num_steps") or f.endswith("_steps"), 0.0, None,
-              "a step count"),
-    RangeRule(_named("gamma", "max_delta", "delta"), 0.0, None, "a non-negative parameter"),
-)
-
-
-def range_rule_for(field: FieldDescriptor) -> RangeRule | None:
-    """Return the first :data:`RANGE_RULES` entry matching ``field``, or None."""
-    for rule in RANGE_RULES:
-        if rule.matches(field.containing_type.full_name, field.name):
-            return rule
-    return None
 
 
 def type_name(field: FieldDescriptor) -> str:
@@ -198,7 +150,7 @@ def _coerce_scalar(field: FieldDescriptor, value: Any, path: str) -> Any:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise _fail(field, value, path, "give a whole number such as 1000")
-        _check_range(field, value, path)  # the specific rule ("a step count") reads better
+        check_number(field, value, path)  # the specific rule ("a step count") reads better
         low, high = _INT_RANGES[kind]
         if not low <= value <= high:
             raise ConfigValueError(f"{path or field.name} ({type_name(field)}) must be in "
@@ -210,9 +162,12 @@ def _coerce_scalar(field: FieldDescriptor, value: Any, path: str) -> Any:
             value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _fail(field, value, path, "give a number such as 0.004")
-        if not math.isfinite(value):
-            raise _fail(field, value, path, "give a finite number")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any float
+            number = math.inf if value > 0 else -math.inf
+        check_number(field, number, path)
+        return number
     if kind == FieldDescriptor.TYPE_ENUM:
         names = [v.name for v in field.enum_type.values]
         if isinstance(value, str):
@@ -237,22 +192,6 @@ def _coerce_scalar(field: FieldDescriptor, value: Any, path: str) -> Any:
     raise _fail(field, value, path, "this field type is not supported")
 
 
-def _check_range(field: FieldDescriptor, value: Any, path: str) -> None:
-    rule = range_rule_for(field)
-    if rule is None or not isinstance(value, (int, float)) or isinstance(value, bool):
-        return
-    low_ok = rule.low is None or value >= rule.low
-    high_ok = rule.high is None or value <= rule.high
-    if low_ok and high_ok:
-        return
-    if rule.high is None:
-        bounds = f">= {rule.low:g}"
-    else:
-        bounds = f"in [{rule.low:g}, {rule.high:g}]"
-    raise ConfigValueError(f"{path or field.name} is {rule.what} and must be {bounds}, got {value!r}",
-                           path=path, fix=f"give a value {bounds}")
-
-
 def coerce_value(field: FieldDescriptor, value: Any, *, path: str = "", single: bool = False) -> Any:
     """Check a Python value against a field's type and range rules.
 
@@ -269,7 +208,8 @@ def coerce_value(field: FieldDescriptor, value: Any, *, path: str = "", single: 
         a list for repeated fields).
 
     Raises:
-        ConfigValueError: Wrong type, unknown enum name or value outside the allowed range.
+        ConfigValueError: Wrong type, unknown enum name or value outside the allowed range
+            (for a message: any number set inside it).
     """
     if field.label == FieldDescriptor.LABEL_REPEATED and not single:
         if isinstance(value, str):
@@ -282,10 +222,13 @@ def coerce_value(field: FieldDescriptor, value: Any, *, path: str = "", single: 
                                    fix="give a list such as [1.0,2.0] (or add/index one element)")
         return [coerce_value(field, item, path=path, single=True) for item in value]
     if field.type == FieldDescriptor.TYPE_MESSAGE:
-        return _coerce_message(field, value, path)
-    result = _coerce_scalar(field, value, path)
-    _check_range(field, result, path)
-    return result
+        message = _coerce_message(field, value, path)
+        errors = list(range_violations(message, path or field.name))
+        if errors:
+            more = "; also out of range: " + ", ".join(e.path for e in errors[1:]) if errors[1:] else ""
+            raise ConfigValueError(errors[0].message + more, path=errors[0].path, fix=errors[0].fix)
+        return message
+    return _coerce_scalar(field, value, path)
 
 
 def _message_class(descriptor: Any) -> type:

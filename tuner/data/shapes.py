@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import io
 import json
 import math
 import os
+import secrets
+import shutil
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -243,52 +246,105 @@ def _example(spec: DatasetSpec, split: str, index: int):  # -> tf.train.Example
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
-def _write_atomic_records(path: Path, spec: DatasetSpec, split: str, count: int) -> None:
+def _write_records(path: Path, spec: DatasetSpec, split: str, count: int) -> None:
     import tensorflow as tf
 
-    tmp = path.with_name(path.name + ".tmp")
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
+    with tf.io.TFRecordWriter(str(path)) as writer:
         for index in range(count):
             writer.write(_example(spec, split, index).SerializeToString())
-    os.replace(tmp, path)
+
+
+def _delete_hint(root: Path) -> str:
+    return f"delete {root} (for the demo data: make clean-demo) or choose another --out"
+
+
+def _existing(dataset: Dataset, wanted: dict[str, object]) -> bool:
+    """True when ``dataset.root`` already holds this very dataset, False when it holds none.
+
+    Raises:
+        FileExistsError: it holds something else: another spec, a corrupt manifest, or the
+            files of an interrupted run (records but no manifest).
+    """
+    root, manifest_path = dataset.root, dataset.root / MANIFEST
+    files = (dataset.train_record, dataset.eval_record, dataset.label_map)
+    if manifest_path.exists():
+        try:
+            found = json.loads(manifest_path.read_text(encoding="utf-8"))["spec"]
+            if not isinstance(found, dict):
+                raise ValueError("its 'spec' is not an object")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise FileExistsError(f"{manifest_path} is not a readable shapes manifest ({type(exc).__name__}: "
+                                  f"{exc}); {_delete_hint(root)}") from None
+        if found != wanted:
+            raise FileExistsError(f"{root} already holds a different shapes dataset ({manifest_path}); "
+                                  f"{_delete_hint(root)}")
+        missing = [p.name for p in files if not p.exists()]
+        if missing:
+            raise FileExistsError(f"{root} holds a shapes manifest but not {', '.join(missing)}; "
+                                  f"{_delete_hint(root)}")
+        return True
+    leftovers = [p.name for p in files if p.exists()]
+    if leftovers:
+        raise FileExistsError(f"{root} holds {', '.join(leftovers)} but no {MANIFEST}: an interrupted run or "
+                              f"another dataset, not a finished shapes dataset; {_delete_hint(root)}")
+    return False
+
+
+def _publish(staging: Path, dataset: Dataset, wanted: dict[str, object]) -> None:
+    """Move the finished ``staging`` directory to ``dataset.root``.
+
+    One atomic rename when the target does not exist or is an empty directory; otherwise (a
+    directory holding other files) the files are moved in one by one, the manifest last.
+    """
+    try:
+        os.rename(staging, dataset.root)
+        return
+    except OSError:
+        if not dataset.root.is_dir():
+            raise
+    if _existing(dataset, wanted):  # written meanwhile by another process: keep that one
+        return
+    for name in (TRAIN_RECORD, EVAL_RECORD, LABEL_MAP, MANIFEST):
+        os.replace(staging / name, dataset.root / name)
 
 
 def generate(out: str | os.PathLike[str], spec: DatasetSpec = DatasetSpec()) -> Dataset:
     """Write the dataset under ``out`` (created if needed); reuse it if already complete.
 
     A directory that already holds a complete dataset of the same spec is left untouched,
-    so calling this twice costs nothing. Files are written atomically.
+    so calling this twice costs nothing. The dataset is written into a hidden temporary
+    directory next to ``out`` (``.<name>.partial-*``) and renamed to ``out`` at the end, so an
+    interrupted run never leaves a dataset that looks finished (the temporary directory is
+    removed on errors and Ctrl-C).
 
     Raises:
         DatasetSpecError: bad parameters.
-        FileExistsError: ``out`` holds a dataset of a different spec (nothing is overwritten).
+        FileExistsError: ``out`` holds a dataset of a different spec, an unreadable manifest,
+            or records without a manifest (nothing is overwritten; the message says to delete it).
+        OSError: ``out`` or its parent cannot be created or written.
     """
     spec.validate()
     root = Path(out)
-    manifest_path = root / MANIFEST
-    wanted = dataclasses.asdict(spec)
-    wanted["classes"] = list(spec.classes)
+    wanted = {**dataclasses.asdict(spec), "classes": list(spec.classes)}
     dataset = Dataset(root, root / TRAIN_RECORD, root / EVAL_RECORD, root / LABEL_MAP, spec)
-    if manifest_path.exists():
-        existing = json.loads(manifest_path.read_text())
-        if existing.get("spec") == wanted and all(
-                p.exists() for p in (dataset.train_record, dataset.eval_record, dataset.label_map)):
-            return dataset
-        raise FileExistsError(
-            f"{root} already holds a different shapes dataset ({manifest_path}); "
-            "choose another --out or delete that directory")
-    for p in (dataset.train_record, dataset.eval_record, dataset.label_map):
-        if p.exists():
-            raise FileExistsError(f"{p} exists and is not part of a shapes dataset; choose another --out")
-    root.mkdir(parents=True, exist_ok=True)
-    _write_atomic_records(dataset.train_record, spec, "train", spec.train)
-    _write_atomic_records(dataset.eval_record, spec, "eval", spec.eval)
-    tmp = dataset.label_map.with_name(LABEL_MAP + ".tmp")
-    tmp.write_text(label_map_text(spec.classes))
-    os.replace(tmp, dataset.label_map)
-    tmp = manifest_path.with_name(MANIFEST + ".tmp")
-    tmp.write_text(json.dumps({"generator": "tuner.data.shapes", "spec": wanted}, indent=2) + "\n")
-    os.replace(tmp, manifest_path)
+    if _existing(dataset, wanted):
+        return dataset
+    target = root.resolve()
+    nearest = next(d for d in (target, *target.parents) if d.exists())
+    if not nearest.is_dir():  # fail now, not after minutes of rendering
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(nearest))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        _write_records(staging / TRAIN_RECORD, spec, "train", spec.train)
+        _write_records(staging / EVAL_RECORD, spec, "eval", spec.eval)
+        (staging / LABEL_MAP).write_text(label_map_text(spec.classes), encoding="utf-8")
+        manifest = {"generator": "tuner.data.shapes", "spec": wanted}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _publish(staging, dataset, wanted)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # already gone after a successful rename
     return dataset
 
 
@@ -308,20 +364,40 @@ def _parser() -> argparse.ArgumentParser:
                    help="largest object side / image side (default %(default)s)")
     p.add_argument("--max-objects", type=int, default=d.max_objects, help="objects per image, at most")
     p.add_argument("--clutter", type=int, default=d.clutter, help="unlabelled distractors per image")
+    p.add_argument("--jpeg-quality", type=int, default=d.jpeg_quality,
+                   help="JPEG quality 10..100 (default %(default)s)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 written or reused, 2 bad input, 130 interrupted).
+
+    Every error is one line on stderr: what went wrong, where, and the fix.
+    """
     args = _parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     spec = DatasetSpec(train=args.train, eval=args.eval, size=args.size, seed=args.seed,
                        classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()),
                        min_object=args.min_object, max_object=args.max_object,
-                       max_objects=args.max_objects, clutter=args.clutter)
+                       max_objects=args.max_objects, clutter=args.clutter, jpeg_quality=args.jpeg_quality)
     try:
         dataset = generate(args.out, spec)
     except (DatasetSpecError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: cannot write the dataset to {args.out}: {reason}{where} "
+              "(fix: choose an --out directory that can be created and written)", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: cannot write the dataset to {args.out}: {exc} (fix: check the options, see --help)",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing was written to {args.out}", file=sys.stderr)
+        return 130
     print(f"wrote {spec.train} train / {spec.eval} eval images ({spec.size}px, classes "
           f"{', '.join(spec.classes)}) to {dataset.root}")
     return 0
