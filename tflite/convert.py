@@ -6,9 +6,10 @@ with the OD API TFLite exporter, converts it to the requested variants, measures
 ``model_<variant>.tflite``, ``labels.txt``, ``report.json``/``report.md``, ``params.json``
 and ``pipeline.config`` into ``--out`` (default ``<run dir>/tflite-trial-NNNN``).
 
-Bad input (no completed trial, missing checkpoint, non-SSD model, unsupported resizer,
-missing data, existing --out) prints one line ``error: what: where; how to fix`` on stderr,
-exits with code 2 and writes nothing.
+Bad input (no completed trial, missing checkpoint, non-SSD model, unsupported resizer, a
+model the OD API cannot build, missing data, existing --out), and a failed export,
+conversion or TFLite run, print one line ``error: what: where; how to fix`` on stderr, exit
+with code 2 and write nothing.
 """
 from __future__ import annotations
 
@@ -33,11 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-count", type=int, default=0, help="eval images to measure mAP on (0: all)")
     p.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads for latency and eval")
     p.add_argument("--latency-runs", type=int, default=50, help="timed invocations per variant")
-    p.add_argument("--uint8-io", action="store_true", help="int8 model with uint8 input/output tensors")
+    p.add_argument("--uint8-io", action="store_true",
+                   help="int8 model with a uint8 input (outputs stay float32: the post-processing op emits float)")
     p.add_argument("--regular-nms", action="store_true", help="multi-class NMS in the TFLite model (slower)")
     p.add_argument("--qat-threshold", type=float, default=0.02,
-                   help="attempt quantization-aware fine-tuning when int8 loses more mAP than this against fp32 "
-                        "(against the checkpoint when fp32 is not converted)")
+                   help="int8 mAP loss against fp32 (the checkpoint when fp32 is not converted) above which the "
+                        "notes flag quantization-aware fine-tuning as needed; its feasibility is always checked")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     return p
 

@@ -57,6 +57,29 @@ def check_exportable(cfg: Any, where: str) -> None:
                          "train with model.ssd.image_resizer.fixed_shape_resizer (fixed input size) to get a TFLite model")
 
 
+def build_model(cfg: Any, is_training: bool, where: str) -> Any:
+    """The OD API detection model of ``cfg`` (``model_builder.build``), untrained.
+
+    Args:
+        cfg: the trial's ``TrainEvalPipelineConfig``.
+        is_training: build the training graph (batch norm updates, dropout).
+        where: the config's path, for the error message.
+
+    Raises:
+        ModelError: the OD API cannot build the model (an unknown feature extractor, an
+            invalid option...).
+    """
+    from object_detection.builders import model_builder
+
+    try:
+        return model_builder.build(cfg.model, is_training=is_training)
+    except Exception as exc:  # noqa: BLE001 - the builders raise ValueError, KeyError, TypeError...
+        text = " ".join(str(exc).split())[:200]
+        raise ModelError(f"the OD API cannot build the trial's model ({type(exc).__name__}: {text})", where,
+                         "fix the model section of the trial's config (e.g. model.ssd.feature_extractor.type) "
+                         "or choose another --trial") from exc
+
+
 @dataclasses.dataclass(frozen=True)
 class InputSpec:
     """The TFLite model's input: ``[1, height, width, channels]`` float32."""
@@ -74,17 +97,21 @@ class InputSpec:
 class CheckpointModel:
     """The OD API model of a config with one checkpoint restored.
 
+    Args:
+        cfg: the trial's ``TrainEvalPipelineConfig``.
+        checkpoint_prefix: the checkpoint to restore (``.../ckpt-N``).
+        where: the config's path, for error messages.
+
     Raises (constructor):
-        ModelError: the checkpoint does not fit the config's model.
+        ModelError: the OD API cannot build the model, or the checkpoint does not fit it.
     """
 
-    def __init__(self, cfg: Any, checkpoint_prefix: str | Path) -> None:
+    def __init__(self, cfg: Any, checkpoint_prefix: str | Path, where: str = "the trial's pipeline.config") -> None:
         import tensorflow as tf
-        from object_detection.builders import model_builder
 
         self.cfg = cfg
         self.input = InputSpec.of(cfg)
-        self.model = model_builder.build(cfg.model, is_training=False)
+        self.model = build_model(cfg, is_training=False, where=where)
         ckpt = tf.train.Checkpoint(model=self.model)
         self._preprocess = tf.function(lambda images: self.model.preprocess(images))
 

@@ -1,8 +1,8 @@
 """The conversion as a library call: select, export, convert, measure, report; written atomically.
 
-Everything is checked (study, trial, checkpoint, model kind, data) before anything is
-written. Output goes into a temporary directory next to ``out`` that is renamed onto ``out``
-at the end, so a failure leaves no half-written result.
+Everything is checked (study, trial, checkpoint, model kind, data), the model built and its
+checkpoint restored, before anything is written. Output goes into a temporary directory next
+to ``out`` that is renamed onto ``out`` at the end, so a failure leaves no half-written result.
 
 Output directory::
 
@@ -21,15 +21,22 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from tflite import records
 from tflite.model import max_detections
-from tflite.errors import DataError, OutputError
+from tflite.errors import ConvertError, DataError, OutputError
 from tflite.quantize import ALL_VARIANTS, Variant
 from tflite.report import CHECKPOINT_ROW, Report, Row
 from tflite.select import Selection, default_out, resolve_study, select
 
+if TYPE_CHECKING:
+    from tflite.measure import Accuracy
+    from tflite.model import CheckpointModel
+    from tflite.qat import QatOutcome
+    from tflite.quantize import RepresentativeData
+
+UINT8_NOTE = "uint8 input (outputs stay float32: the post-processing op emits float)"
 PARAMS_FILE = "params.json"
 LABELS_FILE = "labels.txt"
 CONFIG_COPY = "pipeline.config"
@@ -86,6 +93,10 @@ def plan(options: Options) -> Plan:
     """
     from tflite.model import check_exportable, load_config
 
+    if options.uint8_io and Variant.INT8 not in options.variants:
+        asked = ",".join(v.value for v in options.variants)
+        raise ConvertError("--uint8-io applies to the int8 variant only", f"--variants {asked}",
+                           "add int8 to --variants or drop --uint8-io")
     if options.representative_count < 1 and Variant.INT8 in options.variants:
         raise DataError("int8 needs at least one representative image", f"--representative-count {options.representative_count}",
                         "use --representative-count 100 (or leave int8 out of --variants)")
@@ -120,16 +131,22 @@ def plan(options: Options) -> Plan:
 def run(options: Options, log: Callable[[str], None] = print) -> tuple[Report, Path]:
     """Convert and measure; return the report and the output directory.
 
+    Everything that can fail on bad input (the study, the config, building the model,
+    restoring the checkpoint, reading the data) is done before the temporary directory is
+    created; a later failure (the exporter, the converter, the interpreter) removes it.
+
     Raises:
-        ConvertError: bad input; nothing is written.
+        ConvertError: bad input, or a failed export, conversion or measurement; nothing is written.
     """
     checked = plan(options)
     sel = checked.selection
     log(f"trial {sel.number} of study {sel.study.name!r}: checkpoint {sel.checkpoint} "
         f"(step {sel.best_step}), writing {checked.out}")
+    clock = _Clock()
+    prepared = _prepare(options, checked, clock, log)
     tmp = Path(tempfile.mkdtemp(prefix=f".{checked.out.name}.tmp-", dir=checked.out.parent))
     try:
-        report = _convert_and_measure(options, checked, tmp, log)
+        report = _convert_and_measure(options, checked, prepared, tmp, clock, log)
         shutil.rmtree(tmp / "work", ignore_errors=True)
         _publish(tmp, checked.out)
     except BaseException:
@@ -139,71 +156,137 @@ def run(options: Options, log: Callable[[str], None] = print) -> tuple[Report, P
 
 
 def _publish(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` onto ``out`` (an existing ``out`` is replaced only after that succeeds)."""
+    """Rename ``tmp`` onto ``out``; an existing ``out`` is replaced only if that succeeds.
+
+    An existing ``out`` is first moved aside; if ``tmp`` then cannot be renamed onto ``out``,
+    the old directory is moved back before the error is raised.
+
+    Raises:
+        OutputError: a rename failed (the previous ``out``, if any, is in place again).
+    """
     old = None
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
+        try:
+            os.replace(out, old)
+        except OSError as exc:
+            raise OutputError(f"the existing output directory cannot be moved aside ({exc.strerror or exc})",
+                              str(out), "check its permissions, or choose another --out") from exc
+    try:
+        os.replace(tmp, out)
+    except OSError as exc:
+        restored = ""
+        if old is not None:
+            try:
+                os.replace(old, out)
+                restored = "; the previous output was left in place"
+            except OSError:
+                restored = f"; the previous output is in {old}"
+        raise OutputError(f"the result cannot be moved into place ({exc.strerror or exc}){restored}", str(out),
+                          "check the permissions and free space of its parent, or choose another --out") from exc
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _convert_and_measure(options: Options, checked: Plan, tmp: Path, log: Callable[[str], None]) -> Report:
+class _Clock:
+    """``[12 s]`` since the heavy work started, for the log lines."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def __str__(self) -> str:
+        return f"[{time.monotonic() - self.start:.0f} s]"
+
+
+@dataclasses.dataclass
+class _Prepared:
+    """What the conversion needs, built and checked before anything is written."""
+
+    model: CheckpointModel
+    examples: list[records.Example]
+    inputs: list[Any]
+    categories: list[dict[str, Any]]
+    reference: Accuracy
+    representative: RepresentativeData | None
+    qat: QatOutcome | None
+
+
+def _prepare(options: Options, checked: Plan, clock: _Clock, log: Callable[[str], None]) -> _Prepared:
+    """Build the model, restore the checkpoint, read the data, measure the checkpoint; write nothing.
+
+    Raises:
+        ConvertError: the model cannot be built or restored, the data cannot be read.
+    """
     import tuner.odapi  # noqa: F401  (compat shims before any OD API model code)
-    from tflite import export, measure, qat, quantize
-    from tflite.model import CheckpointModel, InputSpec
+    from tflite import measure, qat, quantize
+    from tflite.model import CheckpointModel
 
-    sel, cfg = checked.selection, checked.cfg
-    start = time.monotonic()
-
-    def elapsed() -> str:
-        return f"[{time.monotonic() - start:.0f} s]"
-
-    model = CheckpointModel(cfg, sel.checkpoint_prefix)
+    sel, cfg, where = checked.selection, checked.cfg, str(checked.selection.config_path)
+    model = CheckpointModel(cfg, sel.checkpoint_prefix, where)
+    outcome = None
+    if Variant.INT8 in options.variants:
+        outcome = qat.attempt(cfg, where)  # the finding goes into the notes, whatever int8 loses
     examples = records.load_examples(checked.eval_paths, options.eval_count, "eval")
     inputs = [model.preprocess(e.image) for e in examples]
     cats = records.categories(checked.label_map)
     reference = measure.coco_accuracy(lambda e: model.detect(e.image), examples, cats)
-    log(f"{elapsed()} checkpoint: mAP {reference.map:.4f} on {len(examples)} eval images")
-    rows = [Row(CHECKPOINT_ROW, None, reference.map, reference.map50, 0.0, note="TF checkpoint, for reference")]
-
-    saved_model = export.export_saved_model(cfg, sel.checkpoint_prefix, tmp / "work", max_detections(cfg),
-                                            options.regular_nms)
-    log(f"{elapsed()} exported {sel.checkpoint} with the OD API TFLite exporter")
+    log(f"{clock} checkpoint: mAP {reference.map:.4f} on {len(examples)} eval images")
     representative = None
     if Variant.INT8 in options.variants:
-        train = records.load_examples(checked.train_paths, options.representative_count, "train")
+        train = records.sample_examples(checked.train_paths, options.representative_count, "train")
         representative = quantize.representative_dataset(model.preprocess(e.image) for e in train)
+    return _Prepared(model, examples, inputs, cats, reference, representative, outcome)
+
+
+def _convert_and_measure(options: Options, checked: Plan, prepared: _Prepared, tmp: Path, clock: _Clock,
+                         log: Callable[[str], None]) -> Report:
+    from tflite import export, measure, quantize
+    from tflite.model import InputSpec
+
+    sel, cfg = checked.selection, checked.cfg
+    examples, inputs, reference = prepared.examples, prepared.inputs, prepared.reference
+    rows = [Row(CHECKPOINT_ROW, None, reference.map, reference.map50, 0.0, note="TF checkpoint, for reference")]
+    saved_model = export.export_saved_model(cfg, sel.checkpoint_prefix, tmp / "work", max_detections(cfg),
+                                            options.regular_nms)
+    log(f"{clock} exported {sel.checkpoint} with the OD API TFLite exporter")
     by_input = dict(zip(map(id, examples), inputs))
     converter = quantize.Converter(saved_model)
     for variant in options.variants:
         path = tmp / variant.filename
-        path.write_bytes(converter.convert(variant, representative, options.uint8_io))
-        detector = measure.TfliteDetector(path, options.threads, inputs)
-        acc = measure.coco_accuracy(lambda e: detector(by_input[id(e)]), examples, cats)
+        uint8_io = options.uint8_io and variant is Variant.INT8
+        path.write_bytes(converter.convert(variant, prepared.representative, uint8_io))
+        detector = measure.TfliteDetector(path, options.threads)
+        acc = measure.coco_accuracy(lambda e: detector(by_input[id(e)]), examples, prepared.categories)
         median, p90 = detector.latency(inputs[0], options.latency_runs)
         rows.append(Row(variant.value, path.name, acc.map, acc.map50, reference.map - acc.map, path.stat().st_size,
-                        median, p90, options.threads,
-                        note="uint8 input/output" if variant is Variant.INT8 and options.uint8_io else ""))
-        log(f"{elapsed()} {variant.value}: mAP {acc.map:.4f}, {path.stat().st_size} bytes, {median:.2f} ms")
-    notes = _notes(options, rows, cfg, qat)
+                        median, p90, options.threads, note=UINT8_NOTE if uint8_io else "", **detector.io()))
+        log(f"{clock} {variant.value}: mAP {acc.map:.4f}, {path.stat().st_size} bytes, {median:.2f} ms")
     spec = InputSpec.of(cfg)
+    described = {"shape": [1, spec.height, spec.width, spec.channels], "dtype": "float32",
+                 "preprocess": "the model's preprocess: resize to the fixed shape, then the feature "
+                               "extractor's normalisation (SSD MobileNet: 2/255*x-1, in [-1, 1])"}
+    if any(r.input_dtype not in (None, "float32") for r in rows):
+        described["integer_input"] = ("rows whose input_dtype is an integer type take round(x / input_scale) + "
+                                      "input_zero_point of the preprocessed float x, clipped to the type's range")
     report = Report(study=sel.study.name, trial=sel.number, checkpoint=sel.checkpoint, eval_images=len(examples),
-                    threads=options.threads, latency_runs=options.latency_runs, rows=tuple(rows),
-                    input={"shape": [1, spec.height, spec.width, spec.channels], "dtype": "float32",
-                           "preprocess": "the model's preprocess: resize to the fixed shape, then the feature "
-                                         "extractor's normalisation (SSD MobileNet: 2/255*x-1, in [-1, 1])"},
-                    notes=tuple(notes))
+                    threads=options.threads, latency_runs=options.latency_runs, rows=tuple(rows), input=described,
+                    notes=tuple(_notes(options, rows, cfg, prepared.qat)))
     report.write(tmp)
-    (tmp / LABELS_FILE).write_text(records.labels_text(cats, cfg.model.ssd.num_classes))
+    (tmp / LABELS_FILE).write_text(records.labels_text(prepared.categories, cfg.model.ssd.num_classes))
     (tmp / PARAMS_FILE).write_text(json.dumps(sel.to_json(), indent=2, default=str) + "\n")
     shutil.copy2(sel.config_path, tmp / CONFIG_COPY)
     return report
 
 
-def _notes(options: Options, rows: list[Row], cfg: Any, qat: Any) -> list[str]:
-    """Closing notes: the post-processing gap of the float model, and what QAT could do."""
+def _notes(options: Options, rows: list[Row], cfg: Any, qat_outcome: QatOutcome | None) -> list[str]:
+    """Closing notes: the post-processing gap of the float model, and the QAT finding.
+
+    Args:
+        options: the conversion's options (NMS kind, QAT threshold).
+        rows: the measured rows.
+        cfg: the trial's config.
+        qat_outcome: :func:`tflite.qat.attempt`'s outcome (``None`` when int8 was not converted).
+    """
     by = {r.variant: r for r in rows}
     notes = []
     fp32 = by.get(Variant.FP32.value)
@@ -214,13 +297,10 @@ def _notes(options: Options, rows: list[Row], cfg: Any, qat: Any) -> list[str]:
             f"{max_detections(cfg)} detections, one class per box) instead of the OD API's multi-class NMS, "
             "which may keep a box under several classes; every variant's drop includes this gap")
     int8 = by.get(Variant.INT8.value)
-    if int8 is None:
+    if int8 is None or qat_outcome is None:
         return notes + ["int8 not requested: quantization-aware fine-tuning not considered"]
     base = fp32 or by[CHECKPOINT_ROW]
     loss = base.map - int8.map
-    where = f"against {base.variant}"
-    if loss <= options.qat_threshold:
-        return notes + [f"int8 lost {loss:+.4f} mAP {where} (threshold {options.qat_threshold}): post-training "
-                        "quantization suffices, quantization-aware fine-tuning not attempted"]
-    outcome = qat.attempt(cfg)
-    return notes + [f"int8 lost {loss:+.4f} mAP {where} (> threshold {options.qat_threshold}); {outcome.note}"]
+    verdict = "within" if loss <= options.qat_threshold else "above"
+    return notes + [f"int8 lost {loss:+.4f} mAP against {base.variant} ({verdict} the quantization-aware "
+                    f"fine-tuning threshold {options.qat_threshold}); {qat_outcome.note}"]

@@ -1,4 +1,4 @@
-"""Quantization-aware fine-tuning with tensorflow-model-optimization (tfmot), when int8 loses too much.
+"""What quantization-aware fine-tuning with tensorflow-model-optimization (tfmot) can do for the model.
 
 Measured on this stack (TF 2.15.1, tf.keras 2.15, tfmot 0.7.5, OD API 2.8, model
 ``ssd_mobilenet_v2_keras``), tfmot cannot wrap the OD API's Keras SSD model:
@@ -16,9 +16,12 @@ Measured on this stack (TF 2.15.1, tf.keras 2.15, tfmot 0.7.5, OD API 2.8, model
 
 Even past those, the box predictor and feature-map layers are subclassed Keras layers tfmot
 does not rewrite, and the OD API's train loop and TFLite exporter would have to run on the
-wrapped model. So int8 here is post-training quantization only; :func:`attempt` re-runs the
-first step on the trial's own model when int8 loses more than the threshold, so the report
-states the exact error seen on *this* model rather than a remembered one.
+wrapped model. So int8 here is post-training quantization only. :func:`attempt` re-runs these
+steps on the trial's own model whenever int8 is converted (it only builds the model and calls
+``quantize_model``: a few seconds), so the report states the exact error seen on *this* model
+rather than a remembered one. Should tfmot one day wrap a model, that is reported as such,
+still with ``applied=False``: no quantization-aware fine-tuning is implemented here, so no
+QAT model and no report row is produced.
 
 Import :mod:`tuner.odapi` before this module.
 """
@@ -33,8 +36,10 @@ class QatOutcome:
     """What quantization-aware training could do for a model.
 
     Attributes:
-        applied: whether a QAT model was produced (never, on the OD API SSD models so far).
-        note: the closing note for the report, with the exact error when it failed.
+        applied: whether a QAT model was produced; always ``False``, since fine-tuning a
+            wrapped model is not implemented (see the module docstring).
+        note: the finding for the report's notes: the exact tfmot error of each entry point,
+            or that wrapping succeeded but fine-tuning is not implemented.
     """
 
     applied: bool
@@ -46,34 +51,45 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:400]}"
 
 
-def attempt(cfg: Any) -> QatOutcome:
+def attempt(cfg: Any, where: str = "the trial's pipeline.config") -> QatOutcome:
     """Try to wrap the trial's model for quantization-aware training with tfmot.
 
     The model is built from ``cfg`` (weights do not matter for whether tfmot accepts it). Each
-    of the three entry points documented in this module is tried; the errors are returned.
+    of the three entry points documented in this module is tried; the outcome lists what each
+    one did (the exact error, or that it wrapped).
+
+    Args:
+        cfg: the trial's ``TrainEvalPipelineConfig``.
+        where: the config's path, for error messages.
+
+    Raises:
+        ModelError: the OD API cannot build the model.
     """
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
-    from object_detection.builders import model_builder
 
-    model = model_builder.build(cfg.model, is_training=True)
+    from tflite.model import build_model
+
+    model = build_model(cfg, is_training=True, where=where)
     shape = cfg.model.ssd.image_resizer.fixed_shape_resizer
     model.predict(tf.zeros([1, shape.height, shape.width, 3]), None)
     extractor = getattr(model, "_feature_extractor", None)
     targets = [("the SSD model", model), ("its feature extractor", extractor),
                ("its backbone", getattr(extractor, "classification_backbone", None))]
-    errors = []
+    findings = []
     for name, target in targets:
         if target is None:
             continue
         try:
             tfmot.quantization.keras.quantize_model(target)
         except Exception as exc:  # noqa: BLE001 - the error text is the finding
-            errors.append(f"{name} ({type(target).__name__}): {_first_line(exc)}")
+            findings.append(f"{name} ({type(target).__name__}): {_first_line(exc)}")
             continue
         if target is model:
-            return QatOutcome(True, "tfmot wrapped the whole SSD model")
-        errors.append(f"{name} ({type(target).__name__}) wraps, but the OD API train loop and TFLite "
-                      "exporter cannot run on a partially wrapped SSD")
+            return QatOutcome(False, f"tensorflow-model-optimization {tfmot.__version__} wrapped the whole SSD model "
+                                     "(quantize_model succeeded), but quantization-aware fine-tuning of the wrapped "
+                                     "model is not implemented here: int8 is post-training quantization only")
+        findings.append(f"{name} ({type(target).__name__}) wraps, but the OD API train loop and TFLite "
+                        "exporter cannot run on a partially wrapped SSD")
     return QatOutcome(False, "quantization-aware fine-tuning (tensorflow-model-optimization "
-                             f"{tfmot.__version__}) cannot serve this model: " + "; ".join(errors))
+                             f"{tfmot.__version__}) cannot serve this model: " + "; ".join(findings))

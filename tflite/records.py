@@ -1,19 +1,26 @@
 """Images and ground truth from the TFRecords a trial's config names, decoded as the OD API does.
 
 Decoding uses the OD API's own ``TfExampleDecoder`` (the one its input pipeline uses), so the
-images and boxes seen here are the ones training and evaluation saw. Import
-:mod:`tuner.odapi` before this module (its compat shims fix tf-slim for the decoder).
+images and boxes seen here are the ones training and evaluation saw. Eval images are read in
+file order (:func:`load_examples`); int8 calibration images are a seeded reservoir sample over
+all training records (:func:`sample_examples`), so they are spread over the file(s) and the
+same on every run. Import :mod:`tuner.odapi` before this module (its compat shims fix tf-slim
+for the decoder).
 """
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, TypeVar
 
 import numpy as np
 
 from tflite.errors import DataError
 from tuner.config import expand_input_paths, load_label_map
+
+#: Seed of the calibration sample (:func:`sample_examples`): the same images on every run.
+CALIBRATION_SEED = 0
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,23 +67,81 @@ def iter_examples(paths: list[str], limit: int = 0, what: str = "eval") -> Itera
         DataError: a file cannot be read or decoded.
     """
     import tensorflow as tf
+
+    dataset = tf.data.TFRecordDataset(paths)
+    if limit > 0:
+        dataset = dataset.take(limit)
+    yield from _decode(dataset, paths, what)
+
+
+def _decode(serialized: Any, paths: list[str], what: str) -> Iterator[Example]:
+    """Decode a dataset of serialized ``tf.Example`` records with the OD API decoder.
+
+    Raises:
+        DataError: a record cannot be read or decoded.
+    """
+    import tensorflow as tf
     from object_detection.core import standard_fields as fields
     from object_detection.data_decoders import tf_example_decoder
 
     decoder = tf_example_decoder.TfExampleDecoder()
-    dataset = tf.data.TFRecordDataset(paths)
-    if limit > 0:
-        dataset = dataset.take(limit)
-    dataset = dataset.map(decoder.decode)
     key = fields.InputDataFields
     try:
-        for item in dataset.as_numpy_iterator():
+        for item in serialized.map(decoder.decode).as_numpy_iterator():
             yield Example(image=item[key.image].astype(np.uint8),
                           boxes=item[key.groundtruth_boxes].astype(np.float32).reshape(-1, 4),
                           classes=item[key.groundtruth_classes].astype(np.int64).reshape(-1))
     except tf.errors.OpError as exc:
         raise DataError(f"cannot read the {what} TFRecords ({type(exc).__name__}: {exc.message.splitlines()[0]})",
                         ", ".join(paths), "regenerate the records or fix the config's input_path") from exc
+
+
+def reservoir(items: Iterable[T], count: int, seed: int = CALIBRATION_SEED) -> list[tuple[int, T]]:
+    """A uniform random sample of ``count`` items in one pass (reservoir sampling, algorithm R).
+
+    Deterministic for a given ``seed`` and sequence; every item has the same chance to be
+    chosen wherever it is in the sequence. All items when there are at most ``count``.
+
+    Returns:
+        ``(position, item)`` pairs in sequence order.
+    """
+    rng = np.random.default_rng(seed)
+    chosen: list[tuple[int, T]] = []
+    for position, item in enumerate(items):
+        if position < count:
+            chosen.append((position, item))
+            continue
+        slot = int(rng.integers(0, position + 1))
+        if slot < count:
+            chosen[slot] = (position, item)
+    return sorted(chosen, key=lambda pair: pair[0])
+
+
+def sample_examples(paths: list[str], count: int, what: str = "train",
+                    seed: int = CALIBRATION_SEED) -> list[Example]:
+    """A seeded sample of ``count`` examples spread over all records of ``paths`` (in file order).
+
+    One pass over the serialized records chooses them (:func:`reservoir`); only the chosen
+    ones are decoded. The same files and seed always give the same examples.
+
+    Raises:
+        DataError: unreadable records, or no example at all.
+    """
+    import tensorflow as tf
+
+    def serialized() -> Iterator[bytes]:
+        try:
+            yield from tf.data.TFRecordDataset(paths).as_numpy_iterator()
+        except tf.errors.OpError as exc:
+            raise DataError(f"cannot read the {what} TFRecords ({type(exc).__name__}: "
+                            f"{exc.message.splitlines()[0]})", ", ".join(paths),
+                            "regenerate the records or fix the config's input_path") from exc
+
+    chosen = [record for _, record in reservoir(serialized(), count, seed)]
+    if not chosen:
+        raise DataError(f"the {what} TFRecords hold no example", ", ".join(paths),
+                        f"point the config's {what} input_path at non-empty records")
+    return list(_decode(tf.data.Dataset.from_tensor_slices(chosen), paths, what))
 
 
 def load_examples(paths: list[str], limit: int = 0, what: str = "eval") -> list[Example]:

@@ -5,9 +5,13 @@
     {"study": ..., "trial": N, "checkpoint": "ckpt-N", "eval_images": 16, "threads": 2,
      "input": {...}, "notes": [...],
      "rows": [{"variant": "checkpoint", "map": ..., "map50": ..., "map_drop": 0.0,
-               "size_bytes": null, "latency_median_ms": null, "latency_p90_ms": null, ...}, ...]}
+               "size_bytes": null, "latency_median_ms": null, "latency_p90_ms": null, ...},
+              {"variant": "int8", ..., "input_dtype": "uint8", "input_scale": 0.00784,
+               "input_zero_point": 127, "output_dtypes": {"boxes": "float32", ...},
+               "output_names": {"boxes": "StatefulPartitionedCall:3", ...}}, ...]}
 
 ``map_drop`` is the checkpoint's mAP minus the row's (positive: the variant lost accuracy).
+The I/O fields are read from the converted ``.tflite`` file itself, not from the options asked.
 """
 from __future__ import annotations
 
@@ -35,7 +39,11 @@ class Row:
         size_bytes: file size (``None`` for the checkpoint).
         latency_median_ms, latency_p90_ms: per-image ``invoke`` time (``None`` for the checkpoint).
         threads: interpreter threads the latency was measured with.
-        note: how the row was produced (e.g. quantization-aware fine-tuning).
+        note: how the row was produced (e.g. uint8 input).
+        input_dtype: the model's actual input dtype (``None`` for the checkpoint).
+        input_scale, input_zero_point: quantization of an integer input (``None`` for float).
+        output_dtypes: role (boxes, classes, scores, num) -> actual output dtype.
+        output_names: role -> output tensor name in the ``.tflite`` file.
     """
 
     variant: str
@@ -48,6 +56,18 @@ class Row:
     latency_p90_ms: float | None = None
     threads: int | None = None
     note: str = ""
+    input_dtype: str | None = None
+    input_scale: float | None = None
+    input_zero_point: int | None = None
+    output_dtypes: dict[str, str] | None = None
+    output_names: dict[str, str] | None = None
+
+    def io_text(self) -> str:
+        """``"uint8 -> float32"``: input and output dtypes (``-`` for the checkpoint)."""
+        if self.input_dtype is None:
+            return "-"
+        outputs = sorted(set((self.output_dtypes or {}).values())) or ["?"]
+        return f"{self.input_dtype} -> {'/'.join(outputs)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +136,7 @@ def load(path: str | Path) -> Report:
     return Report.from_json(json.loads(path.read_text()))
 
 
-_HEADERS = ("variant", "mAP", "mAP@.50", "mAP drop", "size", "latency median", "latency p90", "threads")
+_HEADERS = ("variant", "mAP", "mAP@.50", "mAP drop", "size", "latency median", "latency p90", "threads", "I/O")
 
 
 def _num(value: float | None, fmt: str) -> str:
@@ -135,4 +155,4 @@ def _cells(r: Row) -> list[str]:
     return [r.variant, _num(r.map, ".4f"), _num(r.map50, ".4f"), _num(r.map_drop, "+.4f"), _size(r.size_bytes),
             _num(r.latency_median_ms, ".2f") + (" ms" if r.latency_median_ms is not None else ""),
             _num(r.latency_p90_ms, ".2f") + (" ms" if r.latency_p90_ms is not None else ""),
-            str(r.threads) if r.threads is not None else "-"]
+            str(r.threads) if r.threads is not None else "-", r.io_text()]

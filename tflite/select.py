@@ -137,6 +137,16 @@ def _finite(value: Any) -> float:
     return number
 
 
+def _step(value: Any) -> int:
+    """The recorded best step (0 is a real step); ``-1`` when missing or not a number."""
+    if value is None or isinstance(value, bool):
+        return -1
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
 def select(ref: StudyRef, trial: int | None = None) -> Selection:
     """Pick the trial (best completed, or ``trial``) and its best checkpoint.
 
@@ -176,7 +186,7 @@ def select(ref: StudyRef, trial: int | None = None) -> Selection:
     trial_dir = _trial_dir(attrs, ref, chosen.number)
     selection = Selection(
         study=ref, number=chosen.number, trial_dir=trial_dir, checkpoint=str(checkpoint),
-        best_step=int(attrs.get(Attr.BEST_STEP, -1) or -1),
+        best_step=_step(attrs.get(Attr.BEST_STEP)),
         value=_finite(chosen.value), params=dict(chosen.params),
         metrics={k: _finite(v) for k, v in dict(attrs.get(Attr.METRICS) or {}).items()},
         baseline=_baseline(study))

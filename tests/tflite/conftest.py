@@ -3,7 +3,9 @@
 ``study_factory(run_dir, trials)`` writes ``study.json`` (RunInfo) and a SQLite study whose
 trials are ``optuna.trial.create_trial`` entries with the user attributes of
 :class:`tuner.runinfo.Attr`. ``converted`` runs ``python -m tflite.convert`` once, as a
-subprocess, on a study over the shared ``trained_trial`` (all four variants).
+subprocess, on a study over the shared ``trained_trial`` (all four variants); ``converted_uint8``
+converts the same trial to int8 only with ``--uint8-io`` (outside the run directory, so the
+notebook test still finds the four-variant report).
 """
 from __future__ import annotations
 
@@ -129,4 +131,14 @@ def converted(trained_study: Path) -> Converted:
     start = time.monotonic()
     proc = run_cli("--study", str(trained_study), "--out", str(out), "--eval-count", "16",
                    "--representative-count", "8", "--latency-runs", "5", "--threads", "2")
+    return Converted(trained_study, out, proc, time.monotonic() - start)
+
+
+@pytest.fixture(scope="session")
+def converted_uint8(trained_study: Path, tmp_path_factory: pytest.TempPathFactory) -> Converted:
+    """The same trial, int8 only, with a uint8 input (``--uint8-io``): same eval and calibration images."""
+    out = tmp_path_factory.mktemp("uint8") / "tflite-uint8"
+    start = time.monotonic()
+    proc = run_cli("--study", str(trained_study), "--out", str(out), "--variants", "int8", "--uint8-io",
+                   "--eval-count", "16", "--representative-count", "8", "--latency-runs", "3", "--threads", "2")
     return Converted(trained_study, out, proc, time.monotonic() - start)

@@ -91,6 +91,16 @@ def test_unsupported_resizer(capsys, study_factory, tmp_path, trial_factory, tri
     _expect_error(capsys, ["--study", str(run)], tmp_path / "out", "keep_aspect_ratio_resizer", "fixed_shape_resizer")
 
 
+def test_a_model_the_od_api_cannot_build(capsys, study_factory, tmp_path, trial_factory, trial_entry) -> None:
+    """Schema-valid but unknown to the OD API builders: one line, before anything is written."""
+    def unknown_extractor(cfg) -> None:
+        cfg.model.ssd.feature_extractor.type = "ssd_no_such_extractor"
+
+    run = study_factory(tmp_path / "run", [trial_entry(trial_factory("unbuildable", unknown_extractor))])
+    _expect_error(capsys, ["--study", str(run)], tmp_path / "out", "the OD API cannot build the trial's model",
+                  "ssd_no_such_extractor", "pipeline.config", "feature_extractor.type")
+
+
 def test_missing_representative_data(capsys, study_factory, tmp_path, trial_factory, trial_entry) -> None:
     def no_train(cfg) -> None:
         cfg.train_input_reader.tf_record_input_reader.input_path[:] = ["/nonexistent/train-*.record"]
@@ -122,6 +132,7 @@ def test_existing_out_is_not_replaced(capsys, study_factory, tmp_path, trial_fac
     (["--study", "RUN", "--trial", "9"], "choose --trial from [0]"),
     (["--study", "RUN", "--variants", "fp32,int4"], "unknown variant 'int4'"),
     (["--study", "RUN", "--representative-count", "0"], "--representative-count 0"),
+    (["--study", "RUN", "--variants", "fp32,fp16", "--uint8-io"], "--uint8-io applies to the int8 variant only"),
     (["--study", "nope", "--storage", "sqlite:////nonexistent/db.sqlite"], "does not exist"),
 ])
 def test_option_errors(capsys, study_factory, tmp_path, trial_factory, args, needle, trial_entry) -> None:

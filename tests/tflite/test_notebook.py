@@ -42,3 +42,9 @@ def test_notebook_guards_a_study_without_enough_trials(study_factory, trial_entr
     text, _, _ = _execute(run, monkeypatch)
     assert "importances need >= 2 completed trials" in text
     assert "no TFLite report" in text
+
+
+def test_notebook_without_a_run_dir_says_so_instead_of_raising(tmp_path, monkeypatch) -> None:
+    text, images, _ = _execute(tmp_path / "no-such-run", monkeypatch)
+    assert f"no study run directory at {tmp_path / 'no-such-run'} (no study.json)" in text
+    assert "ODAPI_TUNER_RUN_DIR" in text and "no TFLite report" in text and images == 0

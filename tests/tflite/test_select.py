@@ -59,3 +59,12 @@ def test_run_dir_without_study_json(tmp_path) -> None:
     with pytest.raises(StudyError, match="not a study run directory") as info:
         resolve_study(str(tmp_path))
     assert "study.json" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("step, expected", [(0, 0), (20, 20), (None, -1)])
+def test_best_step_zero_is_a_real_step(study_factory, trial_entry, tmp_path, step, expected) -> None:
+    """A best checkpoint at step 0 (the OD API saves ckpt-1 at step 0) keeps step 0, not -1."""
+    a = _trial_dir(tmp_path, "trial-0000", ("ckpt-1",))
+    run = study_factory(tmp_path / "run", [trial_entry(a, value=0.1, checkpoint="ckpt-1", step=step,
+                                                       intermediate={5: 0.1})])
+    assert select(resolve_study(str(run))).best_step == expected
