@@ -2,7 +2,8 @@
 
 Layout of ``<run dir>`` (one per study)::
 
-    study.json            RunInfo: study name, storage URL, base config, data, budget
+    study.json            RunInfo: study name, storage URL, base config, data, budget, space hash
+    study.log             tracebacks of unexpected errors (the CLI prints one line and points here)
     study.db              the default SQLite Optuna storage (absent when --storage is given)
     base.config           the base config as trained by trial 0 (data paths resolved)
     trial-0000/ ...       one directory per Optuna trial number (see tuner.trial)
@@ -16,13 +17,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
 
 from tuner.outcome import write_json_atomic
 
 RUN_INFO_FILE = "study.json"
 BASE_CONFIG_FILE = "base.config"
 SQLITE_FILE = "study.db"
+LOG_FILE = "study.log"
 
 
 class Attr:
@@ -34,7 +35,7 @@ class Attr:
     BEST_CHECKPOINT = "best_checkpoint"
     METRICS = "metrics"              # {COCO tag: value} at the best step
     DIFF = "diff"                    # [[path, old, new], ...] against base.config
-    FAILURE = "failure_class"        # tuner.outcome.FailureClass value
+    FAILURE = "failure_class"        # tuner.outcome.FailureClass value, or interrupted/orphaned/duplicate
     REASON = "reason"
     WORKER = "worker"                # "host:pid" of the process that ran it
     DEVICE = "device"                # CUDA_VISIBLE_DEVICES given to it ("" = inherited)
@@ -47,6 +48,10 @@ def trial_dir_name(number: int) -> str:
 
 def sqlite_url(run_dir: str | Path) -> str:
     return f"sqlite:///{(Path(run_dir) / SQLITE_FILE).resolve()}"
+
+
+class RunInfoError(ValueError):
+    """``study.json`` exists but cannot be read (not JSON, or fields missing)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,17 +67,31 @@ class RunInfo:
     steps: int
     eval_every: int
     objective: str
+    space: str = ""            # the search-space file (absolute path) ...
+    space_sha256: str = ""     # ... and the SHA-256 of its content ("" in run dirs of older versions)
 
     def save(self, run_dir: str | Path) -> None:
         write_json_atomic(Path(run_dir) / RUN_INFO_FILE, dataclasses.asdict(self))
 
     @classmethod
     def load(cls, run_dir: str | Path) -> RunInfo:
-        """Raises:
+        """Read ``<run_dir>/study.json`` (fields added later take their defaults).
+
+        Raises:
             FileNotFoundError: ``run_dir`` holds no study.
+            RunInfoError: the file is unreadable, not JSON, or lacks a required field.
         """
         path = Path(run_dir) / RUN_INFO_FILE
         if not path.is_file():
             raise FileNotFoundError(f"{run_dir} is not a study run directory (no {RUN_INFO_FILE})")
-        data: dict[str, Any] = json.loads(path.read_text())
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RunInfoError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+        if not isinstance(data, dict):
+            raise RunInfoError(f"{path}: expected a JSON object")
+        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+        missing = [name for name in required if name not in data]
+        if missing:
+            raise RunInfoError(f"{path}: missing field {missing[0]!r}")
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})

@@ -102,3 +102,64 @@ def test_validation_applies_the_cross_field_lint_rules() -> None:
     spacemod.apply(spacemod.parse_space(knob, "s.yaml"), cfg, {"m": 0.4})
     argmax = cfg.model.ssd.matcher.argmax_matcher
     assert argmax.matched_threshold == pytest.approx(0.4) and argmax.unmatched_threshold == pytest.approx(0.4)
+
+
+def _exponential_base():
+    base = cfgmod.load(SHAPES)
+    cfgmod.set_schedule_type(base, "exponential")
+    return base
+
+
+def test_chained_conditions_set_up_every_ancestor() -> None:
+    """c depends on w, which only applies under a cosine schedule: c is validated with s=cosine
+    and w set, on a base whose own schedule is exponential."""
+    raw = {"params": {
+        "s": {"knob": "schedule_type", "choices": ["constant", "cosine"]},
+        "w": {"knob": "warmup_fraction", "choices": [0.0, 0.1], "when": {"s": "cosine"}},
+        "c": {"path": "model.ssd.anchor_generator.ssd_anchor_generator.min_scale", "float": [0.1, 0.2],
+              "when": {"w": 0.1}},
+    }}
+    space = spacemod.parse_space(raw, "s.yaml")
+    assert spacemod.condition_setups(space, space.params[2]) == [{"s": "cosine", "w": 0.1}]
+    spacemod.validate(space, _exponential_base())
+
+
+def test_every_allowed_value_of_a_parent_is_checked() -> None:
+    """when: {s: [cosine, constant]}: the warmup knob fits under cosine but not under constant."""
+    raw = {"params": {
+        "s": {"knob": "schedule_type", "choices": ["cosine", "exponential", "constant"]},
+        "w": {"knob": "warmup_fraction", "float": [0.0, 0.1], "when": {"s": ["cosine", "constant"]}},
+    }}
+    space = spacemod.parse_space(raw, "s.yaml")
+    assert spacemod.condition_setups(space, space.params[1]) == [{"s": "cosine"}, {"s": "constant"}]
+    with pytest.raises(spacemod.SpaceError, match=r"^s.yaml: params.w \(with s = 'constant'\): value 0.0 does not "
+                                                  r"fit the base config: .*applies to cosine_decay_learning_rate only"):
+        spacemod.validate(space, cfgmod.load(SHAPES))
+
+
+def test_a_failing_chained_entry_names_its_whole_setup() -> None:
+    raw = {"params": {
+        "s": {"knob": "schedule_type", "choices": ["cosine", "exponential"]},
+        "b": {"augmentation": "random_adjust_brightness", "choices": [True, False], "when": {"s": "exponential"}},
+        "d": {"path": "train_config.data_augmentation_options[random_adjust_brightness].max_delta",
+              "float": [0.1, 0.2], "when": {"b": True}},
+        "w": {"knob": "warmup_fraction", "float": [0.0, 0.1], "when": {"b": [True, False]}},
+    }}
+    space = spacemod.parse_space(raw, "s.yaml")
+    assert spacemod.condition_setups(space, space.params[2]) == [{"s": "exponential", "b": True}]
+    with pytest.raises(spacemod.SpaceError, match=r"params.w \(with s = 'exponential', b = True\): value 0.0 does not "
+                                                  "fit"):
+        spacemod.validate(space, cfgmod.load(SHAPES))
+
+
+def test_conditions_that_can_never_hold_together_are_an_error() -> None:
+    raw = {"params": {
+        "s": {"knob": "schedule_type", "choices": ["cosine", "exponential"]},
+        "a": {"augmentation": "random_adjust_brightness", "choices": [True, False], "when": {"s": "cosine"}},
+        "x": {"path": "model.ssd.anchor_generator.ssd_anchor_generator.min_scale", "float": [0.1, 0.2],
+              "when": {"a": True, "s": "exponential"}},
+    }}
+    space = spacemod.parse_space(raw, "s.yaml")
+    assert spacemod.condition_setups(space, space.params[2]) == []
+    with pytest.raises(spacemod.SpaceError, match="params.x: its when conditions can never all hold"):
+        spacemod.validate(space, cfgmod.load(SHAPES))

@@ -45,6 +45,18 @@ def test_int_and_step_entries() -> None:
     ({"path": MIN_SCALE, "float": [0.1, 0.2], "lgo": True}, "unknown key 'lgo'"),
     ({"augmentation": "random_adjust_hue", "float": [0.1, 0.2]}, "use choices: \\[true, false\\]"),
     ({"path": MIN_SCALE, "float": [0.1, 0.2], "when": {"later": 1}}, "not an earlier entry"),
+    ({"path": MIN_SCALE, "float": [0.1, 0.2], "when": "cosine"}, "when must map an earlier entry to a value"),
+    ({"path": MIN_SCALE, "float": [0.1, 0.2], "when": ["s"]}, "when must map an earlier entry to a value"),
+    ({"path": MIN_SCALE, "float": [0.1, 0.2], "when": {}}, "when must map an earlier entry to a value"),
+    ({"path": MIN_SCALE, "float": [0.1, 0.2], "step": 0}, r"step must be a positive number \(got 0\)"),
+    ({"path": MIN_SCALE, "float": [0.1, 0.2], "step": -0.05}, "step must be a positive number"),
+    ({"path": MIN_SCALE, "float": [0.1, 0.2], "step": "0.05"}, "step must be a positive number \\(got '0.05'\\)"),
+    ({"path": MIN_SCALE, "float": [0.1, 0.2], "step": True}, "step must be a positive number"),
+    ({"path": MIN_SCALE, "float": [0.1, 0.2], "step": 0.5}, r"step 0.5 is larger than the range \[0.1, 0.2\]"),
+    ({"path": MIN_SCALE, "float": [0.1, 0.2], "step": 0.01, "log": True}, "step cannot be combined with log"),
+    ({"path": MIN_SCALE, "int": [1, 6], "step": 0.5}, r"step of an int range must be a positive integer \(got 0.5\)"),
+    ({"path": MIN_SCALE, "int": [1, 6], "step": 0}, "step of an int range must be a positive integer"),
+    ({"path": MIN_SCALE, "float": [0.1, 0.2], "log": "yes"}, "log must be true or false"),
 ])
 def test_bad_entries_name_the_entry_and_the_fix(entry, message) -> None:
     with pytest.raises(SpaceError, match="^s.yaml: params.x: .*" + message):
@@ -66,3 +78,33 @@ def test_top_level_shape(tmp_path) -> None:
         load_space(bad)
     with pytest.raises(SpaceError, match="cannot read the search space"):
         load_space(tmp_path / "missing.yaml")
+
+
+def test_when_is_type_checked_against_its_parent() -> None:
+    schedule = {"knob": "schedule_type", "choices": ["cosine", "exponential", "constant"]}
+    warmup = {"knob": "warmup_fraction", "float": [0.0, 0.1]}
+    cases = [
+        ({"s": {"cosine": True}}, "when: s needs a value or a non-empty list of values"),
+        ({"s": None}, "when: s needs a value or a non-empty list of values"),
+        ({"s": []}, "when: s needs a value or a non-empty list of values"),
+        ({"s": ["cosine", "cosin"]}, "when: s = 'cosin' is not one of its choices"),
+        ({"f": 0.1}, "when: f is a float range, which never takes one exact value"),
+        ({"n": 9}, r"when: n = 9 is not an integer in its range \[4, 6\]"),
+    ]
+    for when, message in cases:
+        with pytest.raises(SpaceError, match="^s.yaml: params.w: " + message):
+            _space(s=schedule, f={"path": MIN_SCALE, "float": [0.1, 0.2]},
+                   n={"path": "model.ssd.anchor_generator.ssd_anchor_generator.num_layers", "int": [4, 6]},
+                   w={**warmup, "when": when})
+    space = _space(s=schedule, n={"path": "model.ssd.anchor_generator.ssd_anchor_generator.num_layers", "int": [4, 6]},
+                   w={**warmup, "when": {"s": ["cosine", "exponential"], "n": 6}})
+    assert space.params[-1].when == {"s": ("cosine", "exponential"), "n": (6,)}
+
+
+def test_when_may_name_one_list_valued_choice() -> None:
+    ratios = {"path": "model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios",
+              "choices": [[1.0, 2.0], [1.0, 3.0]]}
+    one = _space(r=ratios, x={"path": MIN_SCALE, "float": [0.1, 0.2], "when": {"r": [1.0, 2.0]}})
+    assert one.params[1].when == {"r": ((1.0, 2.0),)}
+    both = _space(r=ratios, x={"path": MIN_SCALE, "float": [0.1, 0.2], "when": {"r": [[1.0, 2.0], [1.0, 3.0]]}})
+    assert both.params[1].when == {"r": ((1.0, 2.0), (1.0, 3.0))}

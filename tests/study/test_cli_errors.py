@@ -50,6 +50,11 @@ def _cases(tmp_path: Path, small_base: Path) -> dict[str, tuple[list[str], str]]
         "partial data": (["--train-data", str(small_base)], "give all of --train-data, --eval-data and --label-map"),
         "unreachable storage": (["--storage", "postgresql://nobody@127.0.0.1:1/none"], "cannot open storage"),
         "steps vs eval interval": (["--steps", "25"], "not a multiple of --eval-every"),
+        "another storage for this run dir": (["--storage", f"sqlite:///{tmp_path / 'other.db'}"],
+                                             "stored in sqlite:///"),
+        "missing fine-tune checkpoint": (["--fine-tune-checkpoint", str(tmp_path / "ckpt-0")], "ckpt-0.index not found"),
+        "zero timeout": (["--timeout", "0"], "--timeout must be a positive number"),
+        "usage error": (["--jobs", "two"], "argument --jobs: invalid int value: 'two'"),
     }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import uuid
 
@@ -10,7 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 from studyhelpers import study_cmd
-from tuner.runinfo import Attr
+from tuner.runinfo import Attr, trial_dir_name
 
 PG_URL = os.environ.get("ODAPI_TUNER_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -42,14 +43,31 @@ def test_two_workers_run_trials_without_duplicates(pg_url, tmp_path, small_base,
         finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)]
         assert 3 <= len(finished) <= 4, "each worker stops once 3 trials are done (one may be mid-trial)"
         assert all(t.state is not TrialState.RUNNING for t in trials)
-        numbers = [t.number for t in trials]
-        assert len(numbers) == len(set(numbers))
-        dirs = [t.user_attrs[Attr.TRIAL_DIR] for t in trials]
-        assert len(dirs) == len(set(dirs)), "no trial directory used twice"
+        assert trials[0].user_attrs.get(Attr.BASELINE) is True and trials[0].params == {}, "trial 0 is the baseline"
         assert sum(bool(t.user_attrs.get(Attr.BASELINE)) for t in trials) == 1
-        workers_seen = {t.user_attrs[Attr.WORKER] for t in trials}
-        assert len(workers_seen) == 2, "both workers ran trials"
+        # Each worker's own log names the trials it started; no trial was started by both, and
+        # the worker recorded on each trial is the one whose log started it.
+        started = {w.pid: {int(n) for n in re.findall(r"^\[trial (\d+)\] started", out, re.M)}
+                   for w, out in zip(workers, outputs)}
+        first, second = started.values()
+        assert first and second, f"both workers ran trials: {started}"
+        assert not first & second, f"a trial was started by both workers: {started}"
+        assert first | second == {t.number for t in trials}
         for t in trials:
-            assert (run_dir / os.path.basename(t.user_attrs[Attr.TRIAL_DIR]) / "result.json").exists()
+            pid = int(t.user_attrs[Attr.WORKER].rsplit(":", 1)[1])
+            assert t.number in started[pid], f"trial {t.number} records worker {pid}, whose log did not start it"
+            trial_dir = run_dir / trial_dir_name(t.number)
+            assert t.user_attrs[Attr.TRIAL_DIR] == str(trial_dir)
+            assert (trial_dir / "result.json").exists()
+            # one training and one evaluation process wrote into the directory, once
+            if t.state is TrialState.COMPLETE:
+                for events_dir in ("train", "eval"):
+                    writers = list((trial_dir / "model" / events_dir).glob("events.out.tfevents.*"))
+                    assert len(writers) == 1, f"trial {t.number}: {len(writers)} {events_dir} event writers"
+                assert list(t.intermediate_values) == [10]
+            else:  # the rejected extractor: each process reports the rejection at most once
+                counts = [(trial_dir / "logs" / f"{name}.log").read_text().count("CONFIG_REJECTED:")
+                          for name in ("train", "eval")]
+                assert max(counts) == 1 and min(counts) >= 0, f"trial {t.number}: rejections logged {counts}"
     finally:
         optuna.delete_study(study_name=name, storage=pg_url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -111,7 +112,17 @@ def test_progress_and_summary_are_printed(resumed_study) -> None:
     out = resumed_study["run_b"].stdout
     assert "[trial 3] started (3/3)" in out
     assert "[trial 3] step 10/20: mAP" in out and "[trial 3] complete" in out
-    assert "ETA" in out
+    # the periodic status while trial 3 trains (it takes well over the 30 s interval): the ETA
+    # is known from trial 0's duration in run A, the best so far is trial 0
+    running = re.findall(r"^\[study\] 2/3 done \| best mAP (\d\.\d{4}) \(trial 0\) \| ETA (\d+m\d\ds) \| "
+                         r"trial 3: step (\d+)/20 mAP (\d\.\d{4}|-)$", out, re.M)
+    assert running, out[-3000:]
+    assert all(0 <= int(step) <= 20 for _, _, step, _ in running)
+    study = _study(resumed_study["run_dir"])
+    assert float(running[0][0]) == pytest.approx(study.trials[0].value, abs=5e-5)
+    best = max((t for t in study.trials if t.value is not None), key=lambda t: t.value)
+    final = re.findall(r"^\[study\] 3/3 done \| best mAP (\d\.\d{4}) \(trial (\d+)\) \| ETA 0m00s$", out, re.M)
+    assert final and float(final[-1][0]) == pytest.approx(best.value, abs=5e-5) and int(final[-1][1]) == best.number
     assert "trial" in out and "vs base" in out and "(base)" in out
     assert f"optuna-dashboard 'sqlite:///{(resumed_study['run_dir'] / 'study.db').resolve()}'" in out
     assert "tensorboard --logdir" in out

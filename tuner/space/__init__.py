@@ -5,9 +5,11 @@ Optuna by :mod:`.apply`; knobs (coupled edits) live in :mod:`.knobs`.
 """
 from __future__ import annotations
 
-from tuner.space.apply import active, apply, apply_param, from_optuna_params, sample, validate
+from tuner.space.apply import (active, apply, apply_param, condition_setups, from_optuna_params, lint_errors, sample,
+                               validate)
 from tuner.space.knobs import KNOBS, KnobError
 from tuner.space.model import Kind, Param, SearchSpace, SpaceError, Target, load_space, parse_space
 
 __all__ = ["KNOBS", "Kind", "KnobError", "Param", "SearchSpace", "SpaceError", "Target", "active", "apply",
-           "apply_param", "from_optuna_params", "load_space", "parse_space", "sample", "validate"]
+           "apply_param", "condition_setups", "from_optuna_params", "lint_errors", "load_space", "parse_space",
+           "sample", "validate"]

@@ -87,35 +87,76 @@ def apply(space: SearchSpace, cfg: Any, values: Mapping[str, Any]) -> None:
 def validate(space: SearchSpace, base: Any) -> None:
     """Check every entry against ``base`` before anything runs.
 
-    For each entry, every probe value (both bounds, every choice) is applied to a copy of the
-    base config on which the entry's ``when`` conditions were first made true. So a path that
-    does not exist in the schema, a value of the wrong type or out of its field's range, a knob
-    that does not apply to this model/optimizer, a value that breaks a cross-field rule of
-    :func:`tuner.config.lint` (e.g. an unmatched threshold above the matched one), all fail
-    here, with the entry named.
+    Each entry is checked under every way its ``when`` conditions can hold: for each parent at
+    each of its allowed values, with the parent's own ancestors set the same way, recursively
+    (:func:`condition_setups`). For each such setup, every probe value (both bounds, every
+    choice) is applied to a copy of the base config on which the setup was applied first. So a
+    path that does not exist in the schema, a value of the wrong type or out of its field's
+    range, a knob that does not apply to this model/optimizer (or not under one of its allowed
+    conditions), a value that breaks a cross-field rule of :func:`tuner.config.lint` (e.g. an
+    unmatched threshold above the matched one), all fail here, with the entry named.
 
     Raises:
         SpaceError: the first problem found.
     """
     by_name = {p.name: p for p in space.params}
-    known = _lint_errors(base)
+    order = {p.name: i for i, p in enumerate(space.params)}
+    known = lint_errors(base)
     for param in space.params:
-        setup: dict[str, Any] = {}
-        for parent, allowed in param.when.items():
-            setup[parent] = allowed[0]
-        for value in param.probe_values():
-            cfg = copy.deepcopy(base)
-            for parent_name, parent_value in setup.items():
-                _probe(space, cfg, by_name[parent_name], parent_value, context=f" (set up for {param.name})")
-            _probe(space, cfg, param, value)
-            new = [f for f in _lint_errors(cfg) if f not in known]
-            if new:
-                raise SpaceError(f"{space.source}: params.{param.name}: value {value!r} makes the config invalid: "
-                                 f"{new[0][0]}: {new[0][1]}; fix the range (or: {new[0][2]})")
+        setups = condition_setups(space, param)
+        if not setups:
+            raise SpaceError(f"{space.source}: params.{param.name}: its when conditions can never all hold (its "
+                             "parents require different values of the same entry); fix the when: entries")
+        for setup in setups:
+            context = _context(setup)
+            for value in param.probe_values():
+                cfg = copy.deepcopy(base)
+                for parent_name in sorted(setup, key=order.__getitem__):
+                    _probe(space, cfg, by_name[parent_name], setup[parent_name],
+                           context=f" (set up for {param.name}{context})")
+                _probe(space, cfg, param, value, context=context)
+                new = [f for f in lint_errors(cfg) if f not in known]
+                if new:
+                    raise SpaceError(f"{space.source}: params.{param.name}{context}: value {value!r} makes the config "
+                                     f"invalid: {new[0][0]}: {new[0][1]}; fix the range (or: {new[0][2]})")
 
 
-def _lint_errors(cfg: Any) -> list[tuple[str, str, str]]:
-    """Lint errors that do not depend on files (cross-field rules the OD API enforces)."""
+def condition_setups(space: SearchSpace, param: Param) -> list[dict[str, Any]]:
+    """Every assignment of ``param``'s ancestors under which it is sampled.
+
+    One dict per combination of each parent at each of its allowed values, with that parent's
+    own ancestors assigned the same way (recursively); combinations in which two conditions
+    need different values of one entry are left out. ``[{}]`` for an unconditional entry,
+    ``[]`` when the conditions can never all hold.
+    """
+    by_name = {p.name: p for p in space.params}
+    memo: dict[str, list[dict[str, Any]]] = {}
+
+    def setups(p: Param) -> list[dict[str, Any]]:
+        if p.name not in memo:
+            combos: list[dict[str, Any]] = [{}]
+            for parent, allowed in p.when.items():
+                options = [{**s, parent: v} for v in allowed for s in setups(by_name[parent])]
+                combos = [m for c in combos for o in options if (m := _merge(c, o)) is not None]
+            memo[p.name] = combos
+        return memo[p.name]
+
+    return setups(param)
+
+
+def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any] | None:
+    if any(k in a and repr(a[k]) != repr(v) for k, v in b.items()):
+        return None
+    return {**a, **b}
+
+
+def _context(setup: Mapping[str, Any]) -> str:
+    return " (with " + ", ".join(f"{k} = {v!r}" for k, v in setup.items()) + ")" if setup else ""
+
+
+def lint_errors(cfg: Any) -> list[tuple[str, str, str]]:
+    """Lint errors that do not depend on files (cross-field rules the OD API enforces), as
+    ``(path, message, fix)``."""
     return [(f.path, f.message, f.fix) for f in cfgmod.lint(cfg, check_files=False)
             if f.severity is cfgmod.Severity.ERROR]
 

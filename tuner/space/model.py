@@ -17,6 +17,7 @@ Format::
       min_scale:
         path: model.ssd.anchor_generator.ssd_anchor_generator.min_scale
         float: [0.05, 0.3]
+        step: 0.05                        # optional: positive number (float), positive integer (int)
       brightness:
         augmentation: random_adjust_brightness   # on/off
         choices: [true, false]
@@ -25,7 +26,10 @@ Format::
         float: [0.05, 0.4]
         when: {brightness: true}
 
-Entries apply to the config in file order; a ``when`` may only name an earlier entry.
+Entries apply to the config in file order. ``when`` maps one or more *earlier* categorical (or
+int) entries to a value or a list of values (``when: {schedule: [cosine, exponential]}``); all
+must hold, and a parent that is itself conditional must be sampled. Validation
+(:func:`tuner.space.validate`) tries each entry under every allowed value of its parents.
 """
 from __future__ import annotations
 
@@ -152,7 +156,9 @@ def _parse_param(source: str, name: str, raw: Any, earlier: dict[str, Param]) ->
         raise _fail(source, name, "needs exactly one distribution: float: [low, high], int: [low, high] "
                                   "or choices: [...]")
     kind = kinds[0]
-    log = bool(raw.get("log", False))
+    log = raw.get("log", False)
+    if not isinstance(log, bool):
+        raise _fail(source, name, f"log must be true or false (got {log!r})")
     step = raw.get("step")
     low = high = None
     choices: tuple[Any, ...] = ()
@@ -167,22 +173,64 @@ def _parse_param(source: str, name: str, raw: Any, earlier: dict[str, Param]) ->
             raise _fail(source, name, "log/step apply to float and int ranges only")
     else:
         low, high = _parse_bounds(source, name, kind, raw[kind.value], log)
-        if step is not None and (not isinstance(step, (int, float)) or step <= 0 or log):
-            raise _fail(source, name, "step must be a positive number, and cannot be combined with log")
+        _check_step(source, name, kind, step, log, low, high)
     if target is Target.AUGMENTATION and kind is not Kind.CATEGORICAL:
         raise _fail(source, name, "an augmentation entry switches it on/off: use choices: [true, false]")
+    when = _parse_when(source, name, raw.get("when"), earlier)
+    return Param(name, target, ref, kind, low, high, log, step, choices, when)
+
+
+def _check_step(source: str, name: str, kind: Kind, step: Any, log: bool, low: float, high: float) -> None:
+    """``step``: a positive integer for an int range, a positive number for a float range."""
+    if step is None:
+        return
+    if log:
+        raise _fail(source, name, "step cannot be combined with log: drop one of them")
+    if kind is Kind.INT:
+        if not isinstance(step, int) or isinstance(step, bool) or step <= 0:
+            raise _fail(source, name, f"step of an int range must be a positive integer (got {step!r}); e.g. step: 2")
+    elif not isinstance(step, (int, float)) or isinstance(step, bool) or not math.isfinite(step) or step <= 0:
+        raise _fail(source, name, f"step must be a positive number (got {step!r}); e.g. step: 0.05")
+    if step > high - low:
+        raise _fail(source, name, f"step {step} is larger than the range [{low}, {high}]; use a smaller step")
+
+
+def _parse_when(source: str, name: str, raw: Any, earlier: Mapping[str, Param]) -> dict[str, tuple[Any, ...]]:
+    """``when: {earlier entry: value or [values]}`` as ``{parent: allowed values}``."""
+    if raw is None:
+        return {}
+    example = "e.g. when: {schedule: cosine} or when: {schedule: [cosine, exponential]}"
+    if not isinstance(raw, Mapping) or not raw:
+        raise _fail(source, name, f"when must map an earlier entry to a value or a list of values (got {raw!r}); "
+                                  f"{example}")
     when: dict[str, tuple[Any, ...]] = {}
-    for parent, values in (raw.get("when") or {}).items():
-        if parent not in earlier:
+    for parent, values in raw.items():
+        if not isinstance(parent, str) or parent not in earlier:
             raise _fail(source, name, f"when: names {parent!r}, which is not an earlier entry")
-        wanted = tuple(values) if isinstance(values, list) else (values,)
+        if isinstance(values, Mapping) or values is None or (isinstance(values, list) and not values):
+            raise _fail(source, name, f"when: {parent} needs a value or a non-empty list of values "
+                                      f"(got {values!r}); {example}")
+        wanted = tuple(tuple(v) if isinstance(v, list) else v for v in values) if isinstance(values, list) \
+            else (values,)
+        choices = earlier[parent].choices
         if earlier[parent].kind is Kind.CATEGORICAL:
-            missing = [v for v in wanted if v not in earlier[parent].choices]
+            # a list value names one list-valued choice (e.g. an aspect-ratio set), if there is one
+            if isinstance(values, list) and tuple(values) in choices and not all(v in choices for v in wanted):
+                wanted = (tuple(values),)
+            missing = [v for v in wanted if v not in choices]
             if missing:
                 raise _fail(source, name, f"when: {parent} = {missing[0]!r} is not one of its choices "
-                                          f"{list(earlier[parent].choices)}")
+                                          f"{list(choices)}")
+        elif earlier[parent].kind is Kind.INT:
+            low, high = earlier[parent].low, earlier[parent].high
+            bad = [v for v in wanted if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high]
+            if bad:
+                raise _fail(source, name, f"when: {parent} = {bad[0]!r} is not an integer in its range [{low}, {high}]")
+        else:
+            raise _fail(source, name, f"when: {parent} is a float range, which never takes one exact value; a "
+                                      "condition must name a categorical (choices: [...]) or int entry")
         when[parent] = wanted
-    return Param(name, target, ref, kind, low, high, log, step, choices, when)
+    return when
 
 
 def parse_space(data: Any, source: str = "<space>") -> SearchSpace:

@@ -1,6 +1,6 @@
 """Studies: a base config and a search space become an Optuna study over real OD API trials.
 
-:mod:`.runner` validates and runs, :mod:`.objective` turns an Optuna trial into a
+:mod:`.inputs` validates, :mod:`.runner` runs, :mod:`.objective` turns an Optuna trial into a
 :class:`tuner.trial.Trial`, :mod:`.storage` opens/resumes/recovers, :mod:`.progress` and
 :mod:`.report` show it. CLI: ``python -m tuner.study``.
 """

@@ -1,26 +1,43 @@
 """``python -m tuner.study --base CONFIG ...``: a measured, resumable search over a pipeline.config.
 
-Exit codes: 0 done; 1 no trial completed; 2 bad input (nothing was trained or changed);
-130 interrupted (run the same command again to resume).
+Exit codes: 0 done; 1 no trial completed, or an unexpected error (one line; the traceback is
+in ``<run dir>/study.log``); 2 bad input (nothing was trained or changed); 130 interrupted
+(run the same command again to resume).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import NoReturn, Sequence
 
 import optuna
-from typing import Sequence
 
-from tuner.study.runner import StudyInputError, StudySettings, prepare, run
+from tuner.runinfo import LOG_FILE
+from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare, run
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (``error: ...``), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see python -m tuner.study --help)", file=sys.stderr)
+        sys.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tuner.study", description=__doc__.splitlines()[0])
+    p = _Parser(prog="python -m tuner.study", description=__doc__.splitlines()[0])
     p.add_argument("--base", required=True, help="base pipeline.config: a path or a name in pipelines/")
     p.add_argument("--space", help="search-space YAML (default: pipelines/spaces/ssd.yaml)")
     p.add_argument("--train-data", help="training TFRecord(s); with --eval-data and --label-map")
     p.add_argument("--eval-data", help="evaluation TFRecord(s)")
     p.add_argument("--label-map", help="label_map.pbtxt")
+    p.add_argument("--fine-tune-checkpoint", metavar="PATH",
+                   help="checkpoint prefix to fine-tune from (PATH.index must exist); type 'detection' unless "
+                        "the base config sets one (default: the base config's own; a placeholder trains from scratch)")
     p.add_argument("--steps", type=int, default=200, help="training steps per trial (default %(default)s)")
     p.add_argument("--eval-every", type=int, default=100, help="evaluate every K steps (default %(default)s)")
     p.add_argument("--n-trials", type=int, help="total trials in the study, the baseline included")
@@ -36,22 +53,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _log_unexpected(exc: BaseException, prepared: Prepared | None) -> Path:
+    """Append the traceback to ``<run dir>/study.log`` (a temporary file if there is no run
+    directory yet); return its path."""
+    text = f"--- {datetime.datetime.now().isoformat(timespec='seconds')} {' '.join(sys.argv)}\n" + "".join(
+        traceback.format_exception(type(exc), exc, exc.__traceback__))
+    candidates = []
+    if prepared is not None and prepared.run_dir.is_dir():
+        candidates.append(prepared.run_dir / LOG_FILE)
+    candidates.append(Path(tempfile.gettempdir()) / f"odapi-tuner-study-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
+    for path in candidates:
+        try:
+            with path.open("a") as fh:
+                fh.write(text)
+            return path
+        except OSError:
+            continue
+    return candidates[-1]
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what happened
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed a one-line usage error
+    except SystemExit as exc:  # --help (0) or a usage error, already printed as one line (2)
         return 2 if exc.code else 0
     if args.n_trials is None and args.timeout is None:
         args.n_trials = 10
     settings = StudySettings(
         base=args.base, space=args.space, train_data=args.train_data, eval_data=args.eval_data,
-        label_map=args.label_map, steps=args.steps, eval_every=args.eval_every, n_trials=args.n_trials,
-        timeout=args.timeout, study_name=args.study_name, storage=args.storage, run_dir=args.run_dir,
-        sampler=args.sampler, pruner=args.pruner, jobs=args.jobs,
+        label_map=args.label_map, fine_tune_checkpoint=args.fine_tune_checkpoint, steps=args.steps,
+        eval_every=args.eval_every, n_trials=args.n_trials, timeout=args.timeout, study_name=args.study_name,
+        storage=args.storage, run_dir=args.run_dir, sampler=args.sampler, pruner=args.pruner, jobs=args.jobs,
         devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()), seed=args.seed)
+    prepared = None
     try:
         prepared = prepare(settings)
         study = run(prepared)
@@ -60,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - anything else is a bug or an environment failure: one line
+        log = _log_unexpected(exc, prepared)
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"error: unexpected {type(exc).__name__}: {first}; the traceback is in {log} (please report it "
+              "with that file)", file=sys.stderr)
+        return 1
     completed = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
     return 0 if completed else 1
 

@@ -21,7 +21,7 @@ from tuner import config as cfgmod
 from tuner import events, space as spacemod
 from tuner.outcome import Status, TrialOutcome
 from tuner.runinfo import Attr, trial_dir_name
-from tuner.study.storage import worker_id
+from tuner.study.storage import DUPLICATE, is_duplicate_rerun, worker_id
 from tuner.trial import Trial, TrialSpec
 
 
@@ -43,12 +43,22 @@ class Listener:
 
 
 class DevicePool:
-    """Hands each concurrently running trial one device from ``--devices`` (thread-safe)."""
+    """Hands each concurrently running trial one device from ``--devices`` (thread-safe).
 
-    def __init__(self, devices: list[str] | None) -> None:
+    Without devices there are ``jobs`` slots of ``None`` (the trials inherit the environment's
+    devices), so ``--jobs J`` alone still runs J trials at once.
+    """
+
+    def __init__(self, devices: list[str] | None, jobs: int = 1) -> None:
         self._queue: queue.Queue[str | None] = queue.Queue()
-        for device in devices or [None]:  # type: ignore[list-item]
+        slots: list[str | None] = list(devices) if devices else [None] * max(1, jobs)
+        for device in slots:
             self._queue.put(device)
+
+    @property
+    def size(self) -> int:
+        """Devices currently free."""
+        return self._queue.qsize()
 
     def acquire(self) -> str | None:
         return self._queue.get()
@@ -58,11 +68,19 @@ class DevicePool:
 
 
 class Objective:
-    """Callable objective for ``study.optimize``. Thread-safe (one instance, J threads)."""
+    """Callable objective for ``study.optimize``. Thread-safe (one instance, J threads).
+
+    With ``trial0_is_baseline`` (as ``tuner.study`` runs it), trial 0 is the unmodified base
+    config whatever its origin (the enqueued baseline, or a trial another worker asked for
+    before the baseline was enqueued), and an enqueued baseline that did not become trial 0 is
+    sampled like any other trial. Without it, only trials carrying the ``baseline`` attribute
+    are baselines. Either way a re-run of a baseline (``retry_of``) is a baseline.
+    """
 
     def __init__(self, *, base_cfg: Any, space: spacemod.SearchSpace, run_dir: Path, steps: int,
                  eval_every: int, objective: str = events.MAP, devices: DevicePool | None = None,
-                 threads: int = 0, trial_timeout: float | None = None, listener: Listener | None = None) -> None:
+                 threads: int = 0, trial_timeout: float | None = None, listener: Listener | None = None,
+                 trial0_is_baseline: bool = False) -> None:
         self.base_cfg = base_cfg
         self.space = space
         self.run_dir = run_dir
@@ -73,9 +91,13 @@ class Objective:
         self.threads = threads
         self.trial_timeout = trial_timeout
         self.listener = listener or Listener()
+        self.trial0_is_baseline = trial0_is_baseline
         self._running: dict[int, Trial] = {}
         self._lock = threading.Lock()
         self._interrupted = False
+        sized = copy.deepcopy(base_cfg)
+        cfgmod.set_num_steps(sized, steps)
+        self._base_lint = spacemod.lint_errors(sized)  # only errors a variant adds fail it
 
     def interrupt(self) -> None:
         """Stop every running trial now (they end as interrupted and are re-run on resume)."""
@@ -85,24 +107,58 @@ class Objective:
         for trial in running:
             trial.stop("interrupted")
 
-    def variant(self, trial: optuna.Trial) -> tuple[Any, dict[str, Any]]:
-        """The config for ``trial`` and the values applied (empty for the baseline)."""
+    def is_baseline(self, trial: optuna.Trial) -> bool:
+        """Whether ``trial`` runs the base config unchanged; records the answer on the trial."""
+        attrs = trial.user_attrs
+        if self.trial0_is_baseline:
+            if trial.number == 0:
+                if not attrs.get(Attr.BASELINE):
+                    trial.set_user_attr(Attr.BASELINE, True)
+                return True
+            if attrs.get(Attr.BASELINE) and attrs.get(Attr.RETRY_OF) is None:
+                trial.set_user_attr(Attr.BASELINE, False)  # enqueued too late: trial 0 is the baseline
+                return False
+        return bool(attrs.get(Attr.BASELINE))
+
+    def variant(self, trial: optuna.Trial, baseline: bool | None = None) -> tuple[Any, dict[str, Any]]:
+        """The config for ``trial`` and the values applied (empty for the baseline).
+
+        Args:
+            trial: the Optuna trial (sampled here unless it is the baseline).
+            baseline: whether it is the baseline; default: its ``baseline`` attribute.
+
+        Raises:
+            tuner.space.SpaceError: a value does not fit the config, or the sampled values
+                together break a cross-field rule of :func:`tuner.config.lint` that the base
+                config keeps (the OD API would reject the config).
+        """
         cfg = copy.deepcopy(self.base_cfg)
         values: dict[str, Any] = {}
-        if not trial.user_attrs.get(Attr.BASELINE):
+        if not (trial.user_attrs.get(Attr.BASELINE) if baseline is None else baseline):
             values = spacemod.sample(self.space, trial)
             spacemod.apply(self.space, cfg, values)
         cfgmod.set_num_steps(cfg, self.steps)
+        added = [e for e in spacemod.lint_errors(cfg) if e not in self._base_lint]
+        if added:
+            path, message, fix = added[0]
+            raise spacemod.SpaceError(f"{self.space.source}: the sampled values make the config invalid: {path}: "
+                                      f"{message}; narrow the space (or: {fix})")
         return cfg, values
 
     def __call__(self, trial: optuna.Trial) -> float:
-        if self._interrupted:
-            raise Interrupted("the study was interrupted")
         trial.set_user_attr(Attr.WORKER, worker_id())
+        if self._interrupted:  # it may have popped a baseline or a re-run: mark it to be re-run
+            self._fail(trial, "interrupted", "the study was interrupted before this trial started")
+            raise Interrupted("the study was interrupted")
+        if is_duplicate_rerun(trial, trial.study):
+            reason = f"another trial already re-runs trial {trial.user_attrs.get(Attr.RETRY_OF)}"
+            self._fail(trial, DUPLICATE, reason)
+            raise TrialFailed(f"trial {trial.number}: {reason}")
+        baseline = self.is_baseline(trial)
         trial_dir = self.run_dir / trial_dir_name(trial.number)
         trial.set_user_attr(Attr.TRIAL_DIR, str(trial_dir))
         try:
-            cfg, _values = self.variant(trial)
+            cfg, _values = self.variant(trial, baseline)
         except spacemod.SpaceError as exc:
             self._fail(trial, "config", str(exc))
             raise TrialFailed(str(exc)) from None

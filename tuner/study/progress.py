@@ -11,7 +11,7 @@ import math
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Callable, Sequence, TextIO
 
 from tuner.study.objective import Listener
 from tuner.trial import Trial
@@ -33,15 +33,33 @@ class Progress:
     """Prints study progress; use :meth:`listener` as the objective's listener."""
 
     def __init__(self, total: int | None, done: int, steps: int, jobs: int = 1, best: float | None = None,
-                 out: TextIO = sys.stdout, interval: float = 30.0) -> None:
+                 best_number: int | None = None, out: TextIO = sys.stdout, interval: float = 30.0,
+                 history: Sequence[float] = (),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """Nothing prints until an event arrives or the periodic status starts (``with``).
+
+        Args:
+            total: trials the study should hold (``None``: no count, e.g. ``--timeout`` only).
+            done: trials already finished (and counted) when this run starts.
+            steps: training steps per trial.
+            jobs: trials run at once.
+            best: best value so far (``None``: none yet) ...
+            best_number: ... and the number of its trial.
+            out: where lines go.
+            interval: seconds between periodic status lines.
+            history: wall times of trials that ran to their end in earlier runs (a resumed study
+                has an ETA before its first trial of this run ends).
+            clock: monotonic seconds (tests pass a fake clock).
+        """
         self.total, self.done, self.steps, self.jobs = total, done, steps, max(1, jobs)
         self.best = best
-        self.best_number: int | None = None
+        self.best_number = best_number
         self.out = out
         self.interval = interval
+        self.clock = clock
         self._running: dict[int, _Running] = {}
         self._durations: list[float] = []
-        self._durations_full: list[float] = []
+        self._durations_full: list[float] = list(history)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -55,12 +73,13 @@ class Progress:
 
     def eta(self) -> float | None:
         """Seconds left: trials not started yet at the mean duration of trials that ran to the
-        end in this run (fast failures excluded), plus what running trials still need."""
+        end (earlier runs' history included; fast failures excluded unless nothing else ran),
+        plus what running trials still need, divided by the jobs."""
         durations = self._durations_full or self._durations
         if not self.total or not durations:
             return None
         mean = sum(durations) / len(durations)
-        now = time.monotonic()
+        now = self.clock()
         not_started = max(0, self.total - self.done - len(self._running))
         running_left = sum(max(0.0, mean - (now - r.started)) for r in self._running.values())
         return (not_started * mean + running_left) / self.jobs
@@ -80,7 +99,7 @@ class Progress:
     # -- events -------------------------------------------------------------------------
     def started(self, number: int, trial: Trial) -> None:
         with self._lock:
-            self._running[number] = _Running(trial, time.monotonic())
+            self._running[number] = _Running(trial, self.clock())
             position = self._position()
         self._print(f"[trial {number}] started ({position}); logs in {trial.log_dir}")
 
@@ -94,9 +113,9 @@ class Progress:
         with self._lock:
             running = self._running.pop(number, None)
             if running:
-                self._durations.append(time.monotonic() - running.started)
+                self._durations.append(self.clock() - running.started)
                 if state in ("complete", "pruned"):
-                    self._durations_full.append(time.monotonic() - running.started)
+                    self._durations_full.append(self.clock() - running.started)
             self.done += 1
             if value is not None and (self.best is None or value > self.best):
                 self.best, self.best_number = value, number

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+import re
+import textwrap
+from typing import Any, Sequence
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner import events
 from tuner.runinfo import Attr
-from tuner.study.storage import redact
+from tuner.study.storage import failure_class, redact
+
+#: Width of the "changes" column; each shown trial's full list of changes follows the table.
+CHANGES_WIDTH = 60
+DETAIL_WIDTH = 100
 
 
 def _value(trial: FrozenTrial) -> float:
@@ -30,15 +36,77 @@ def _fmt(value: float, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
-def _changes(trial: FrozenTrial, width: int = 70) -> str:
+def _short(value: Any) -> str:
+    """A compact form of a config value: floats to 3 significant digits, lists and message
+    text likewise."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_short(v) for v in value) + "]"
+    if isinstance(value, str):
+        text = re.sub(r"-?\d+\.\d{4,}(?:e-?\d+)?", lambda m: f"{float(m.group()):.3g}", value)
+        return "" if text.strip() == "{ }" else re.sub(r"\{ (.*) \}", r"{\1}", text)
+    return str(value)
+
+
+def _label(path: str) -> str:
+    """The last segment of a config path (``...[random_adjust_brightness]`` -> its name)."""
+    last = path.rsplit(".", 1)[-1]
+    named = re.fullmatch(r"\w+\[(\w+)\]", last)
+    return named.group(1) if named else last
+
+
+def change_texts(diff: Sequence[Sequence[Any]]) -> list[str]:
+    """Recorded config changes (:data:`Attr.DIFF` entries ``[path, old, new]``) as short texts.
+
+    ``name old->new`` for a changed value, ``+name{fields}`` for something added (an
+    augmentation, a schedule), ``-name`` for something removed; identical changes of fields
+    with the same name (the L2 weight of every regularizer) are shown once.
+    """
+    texts: list[str] = []
+    for entry in diff:
+        if len(entry) != 3:
+            continue
+        path, old, new = entry
+        label = _label(str(path))
+        if old is None:
+            text = f"+{label}{_short(new)}"
+        elif new is None:
+            text = f"-{label}"
+        else:
+            text = f"{label} {_short(old)}->{_short(new)}"
+        if text not in texts:
+            texts.append(text)
+    return texts
+
+
+def _changes(trial: FrozenTrial) -> list[str]:
+    if trial.user_attrs.get(Attr.BASELINE):
+        return []
+    diff = trial.user_attrs.get(Attr.DIFF)
+    if diff is None:  # failed before its config existed: show what was sampled
+        return [f"{k}={_short(v)}" for k, v in trial.params.items()]
+    return change_texts(diff)
+
+
+def _column(trial: FrozenTrial, width: int = CHANGES_WIDTH) -> str:
     if trial.user_attrs.get(Attr.BASELINE):
         return "(base config)"
-    text = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    texts = _changes(trial)
+    if not texts:
+        return "(no change)"
+    text = ", ".join(texts)
+    if len(text) <= width:
+        return text
+    shown: list[str] = []
+    for item in texts:
+        more = f", ... (+{len(texts) - len(shown) - 1} more)"
+        if len(", ".join([*shown, item])) + len(more) > width:
+            break
+        shown.append(item)
+    return ", ".join(shown) + (", " if shown else "") + f"... (+{len(texts) - len(shown)} more)"
 
 
 def baseline(study: optuna.Study) -> FrozenTrial | None:
@@ -48,8 +116,15 @@ def baseline(study: optuna.Study) -> FrozenTrial | None:
     return found[-1] if found else None
 
 
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
+    """The completed trial with the highest value (``None`` if none completed)."""
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    return max(complete, key=lambda t: t.value) if complete else None  # type: ignore[arg-type, return-value]
+
+
 def summary(study: optuna.Study, top: int = 5) -> str:
-    """A text table of the best ``top`` trials and the baseline, plus the counts by state."""
+    """A text table of the best ``top`` trials and the baseline, each trial's config changes
+    against the baseline, and the counts by state."""
     trials = study.get_trials(deepcopy=False)
     complete = sorted((t for t in trials if t.state is TrialState.COMPLETE and t.value is not None),
                       key=lambda t: t.value, reverse=True)  # type: ignore[arg-type, return-value]
@@ -61,19 +136,28 @@ def summary(study: optuna.Study, top: int = 5) -> str:
     header = ("trial", "mAP", "vs base", "mAP@.50", "best step", "changes")
     rows = [(str(t.number) + (" (base)" if t.user_attrs.get(Attr.BASELINE) else ""), _fmt(_value(t)),
              _fmt(_value(t) - base_value, signed=True), _fmt(_metric(t, events.MAP50)),
-             str(t.user_attrs.get(Attr.BEST_STEP, "-")), _changes(t)) for t in shown]
+             str(t.user_attrs.get(Attr.BEST_STEP, "-")), _column(t)) for t in shown]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)),
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
              "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    detailed = [t for t in shown if len(", ".join(_changes(t))) > CHANGES_WIDTH]
+    if detailed:
+        lines.append("changes against the base config:")
+        for t in detailed:
+            glued = ", ".join(item.replace(" ", "\x00") for item in _changes(t))  # wrap between changes only
+            lines += [line.replace("\x00", " ") for line in textwrap.wrap(
+                glued, DETAIL_WIDTH, initial_indent=f"  trial {t.number}: ", subsequent_indent="    ",
+                break_on_hyphens=False, break_long_words=False)]
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     lines.append("trials: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
     failed = [t for t in trials if t.state is TrialState.FAIL]
     for t in failed[-5:]:
-        lines.append(f"  trial {t.number} failed ({t.user_attrs.get(Attr.FAILURE, '?')}): "
-                     f"{str(t.user_attrs.get(Attr.REASON, ''))[:150]}")
+        reason = str(t.user_attrs.get(Attr.REASON, "") if Attr.FAILURE in t.user_attrs
+                     else "its worker stopped sending heartbeats")
+        lines.append(f"  trial {t.number} failed ({failure_class(t)}): {reason[:150]}")
     if complete and base is not None:
         best = complete[0]
         lines.append(f"best: trial {best.number}, mAP {_fmt(_value(best))} "

@@ -4,12 +4,18 @@ Resume contract: running the same command again continues the study. Finished tr
 kept. A trial left RUNNING by a dead worker (same host: its PID is gone; any host: its
 heartbeat stopped) or interrupted by the user is marked failed and its parameters are
 enqueued again, once. Trial 0 of a new study is the unmodified base config (the baseline).
+
+Several workers (processes sharing a PostgreSQL study) may recover at once. Each orphan is
+claimed before its re-run is enqueued (a study system attribute, set and read back), so
+normally one worker enqueues it; should two still both enqueue one, the objective runs only
+the lowest-numbered re-run and fails the other at once as ``duplicate`` (not counted).
 """
 from __future__ import annotations
 
 import os
 import re
 import socket
+import uuid
 import warnings
 from typing import Any
 
@@ -22,6 +28,11 @@ HEARTBEAT_SECONDS = 20
 GRACE_SECONDS = 90
 #: Failure classes of trials that never finished through no fault of their config: re-run.
 RERUN_FAILURES = ("orphaned", "interrupted")
+#: A second re-run of the same orphan, failed without training: neither counted nor re-run.
+DUPLICATE = "duplicate"
+#: Failure classes that do not count toward --n-trials.
+UNCOUNTED_FAILURES = (*RERUN_FAILURES, DUPLICATE)
+_RERUN_CLAIM = "odapi_tuner:rerun_claim:{number}"
 
 
 class StorageError(ValueError):
@@ -44,7 +55,6 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
                 url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=_mark_stale_for_rerun,
                 engine_kwargs=_engine_kwargs(url))
     except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors vary by backend
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -77,22 +87,37 @@ def _alive(worker: str) -> bool:
     return True
 
 
+def failure_class(trial: FrozenTrial) -> str | None:
+    """The failure class of a failed trial (None for other states).
+
+    The objective records a class for every failure it sees; a failed trial without one was
+    failed from outside (Optuna's heartbeat check: its worker stopped) and is ``orphaned``.
+    """
+    if trial.state is not TrialState.FAIL:
+        return None
+    return str(trial.user_attrs.get(Attr.FAILURE) or "orphaned")
+
+
+def _claim_rerun(study: optuna.Study, trial: FrozenTrial) -> bool:
+    """Claim the re-run of ``trial`` for this process: check, set, read back (see module doc)."""
+    storage, key = study._storage, _RERUN_CLAIM.format(number=trial.number)  # noqa: SLF001
+    if key in storage.get_study_system_attrs(study._study_id):  # noqa: SLF001
+        return False
+    token = f"{worker_id()}:{uuid.uuid4().hex[:8]}"
+    storage.set_study_system_attr(study._study_id, key, token)  # noqa: SLF001
+    return storage.get_study_system_attrs(study._study_id).get(key) == token  # noqa: SLF001
+
+
 def _enqueue_rerun(study: optuna.Study, trial: FrozenTrial) -> None:
-    attrs = {Attr.RETRY_OF: trial.number}
+    attrs: dict[str, Any] = {Attr.RETRY_OF: trial.number}
     if trial.user_attrs.get(Attr.BASELINE):
         attrs[Attr.BASELINE] = True
     study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
 
 
-def _mark_stale_for_rerun(study: optuna.Study, trial: FrozenTrial) -> None:
-    # Called by Optuna after it failed a trial whose heartbeat stopped.
-    study._storage.set_trial_user_attr(trial._trial_id, Attr.FAILURE, "orphaned")  # noqa: SLF001
-    study._storage.set_trial_user_attr(trial._trial_id, Attr.REASON, "its worker stopped sending heartbeats")  # noqa: SLF001
-
-
 def recover(study: optuna.Study) -> list[int]:
     """Fail trials of dead same-host workers, then enqueue a re-run of every failed trial that
-    ended through no fault of its config and was not re-run yet.
+    ended through no fault of its config and was not re-run (or claimed by another worker) yet.
 
     Returns:
         Numbers of the trials whose parameters were enqueued again.
@@ -101,9 +126,13 @@ def recover(study: optuna.Study) -> list[int]:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get(Attr.WORKER, "")
         if worker and not _alive(worker):
-            storage.set_trial_user_attr(trial._trial_id, Attr.FAILURE, "orphaned")  # noqa: SLF001
-            storage.set_trial_user_attr(trial._trial_id, Attr.REASON, f"worker {worker} died while running it")  # noqa: SLF001
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # noqa: SLF001
+            trial_id = trial._trial_id  # noqa: SLF001
+            try:
+                storage.set_trial_user_attr(trial_id, Attr.FAILURE, "orphaned")
+                storage.set_trial_user_attr(trial_id, Attr.REASON, f"worker {worker} died while running it")
+                storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # another worker recovered it first
     with warnings.catch_warnings():  # fail_stale_trials is marked experimental; its behaviour is what we need
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
@@ -111,19 +140,30 @@ def recover(study: optuna.Study) -> list[int]:
     rerun_of = {t.user_attrs.get(Attr.RETRY_OF) for t in trials}
     enqueued = []
     for trial in trials:
-        if (trial.state is TrialState.FAIL and trial.user_attrs.get(Attr.FAILURE) in RERUN_FAILURES
-                and trial.number not in rerun_of):
+        if (failure_class(trial) in RERUN_FAILURES and trial.number not in rerun_of
+                and _claim_rerun(study, trial)):
             _enqueue_rerun(study, trial)
             enqueued.append(trial.number)
     return enqueued
+
+
+def is_duplicate_rerun(trial: FrozenTrial | optuna.Trial, study: optuna.Study) -> bool:
+    """Whether ``trial`` re-runs an orphan that a lower-numbered trial already re-runs."""
+    retry_of = trial.user_attrs.get(Attr.RETRY_OF)
+    if retry_of is None:
+        return False
+    return any(t.user_attrs.get(Attr.RETRY_OF) == retry_of and t.number < trial.number
+               for t in study.get_trials(deepcopy=False))
 
 
 def create_or_load(name: str, storage: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler,
                    pruner: optuna.pruners.BasePruner) -> tuple[optuna.Study, bool]:
     """The study ``name`` in ``storage``; a new study gets the baseline enqueued as trial 0.
 
-    Only the worker that creates the study enqueues the baseline, so concurrent workers
-    never run it twice.
+    Only the worker that creates the study enqueues the baseline. Another worker may still ask
+    for a trial between the creation and the enqueue; the objective (``trial0_is_baseline``)
+    therefore runs trial 0 as the baseline whatever its origin, and an enqueued baseline that
+    did not become trial 0 as an ordinary sampled trial.
 
     Returns:
         (study, created).
@@ -141,7 +181,7 @@ def counted(trial: FrozenTrial) -> bool:
     """Whether a trial counts toward --n-trials (re-run failures do not; their re-run does)."""
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
-    return trial.state is TrialState.FAIL and trial.user_attrs.get(Attr.FAILURE) not in RERUN_FAILURES
+    return trial.state is TrialState.FAIL and failure_class(trial) not in UNCOUNTED_FAILURES
 
 
 def count_finished(study: optuna.Study) -> int:

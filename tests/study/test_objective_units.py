@@ -1,0 +1,90 @@
+"""The objective without training: baseline choice, failures recorded before any process starts."""
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState, create_trial
+
+from tuner import config as cfgmod
+from tuner import space as spacemod
+from tuner.paths import PIPELINES_DIR
+from tuner.runinfo import Attr, trial_dir_name
+from tuner.study.objective import DevicePool, Interrupted, Objective, TrialFailed
+from tuner.study.storage import count_finished
+
+SHAPES = PIPELINES_DIR / "ssd_mobilenet_v2_shapes.config"
+MIN_SCALE = {"path": "model.ssd.anchor_generator.ssd_anchor_generator.min_scale", "float": [0.1, 0.2]}
+
+
+def _objective(tmp_path, entries=None, **kwargs) -> Objective:
+    space = spacemod.parse_space({"params": entries or {"scale": MIN_SCALE}}, "s.yaml")
+    return Objective(base_cfg=cfgmod.load(SHAPES), space=space, run_dir=tmp_path, steps=20, eval_every=10, **kwargs)
+
+
+def test_jobs_without_devices_get_one_slot_each() -> None:
+    assert DevicePool(None).size == 1
+    pool = DevicePool(None, jobs=3)
+    assert pool.size == 3
+    assert [pool.acquire() for _ in range(3)] == [None, None, None]  # three trials at once, none blocks
+    assert DevicePool(["0", "1"], jobs=2).size == 2
+    devices = DevicePool(["0", "1"], jobs=1)
+    assert sorted([devices.acquire(), devices.acquire()]) == ["0", "1"]
+
+
+def test_trial_0_is_the_baseline_whoever_created_it(tmp_path) -> None:
+    objective = _objective(tmp_path, trial0_is_baseline=True)
+    study = optuna.create_study(direction="maximize")
+    first = study.ask()  # another worker asked before the creator enqueued the baseline
+    assert objective.is_baseline(first) and first.user_attrs[Attr.BASELINE] is True
+    study.enqueue_trial({}, user_attrs={Attr.BASELINE: True})
+    late = study.ask()  # the baseline enqueued too late: sampled like any other trial
+    assert late.number == 1 and not objective.is_baseline(late)
+    assert late.user_attrs[Attr.BASELINE] is False
+    cfg, values = objective.variant(late, baseline=False)
+    assert set(values) == {"scale"}
+    study.enqueue_trial({}, user_attrs={Attr.BASELINE: True, Attr.RETRY_OF: 0})
+    rerun = study.ask()  # a re-run of the baseline stays the baseline
+    assert objective.is_baseline(rerun)
+    assert not _objective(tmp_path).is_baseline(optuna.create_study().ask()), "library default: attribute only"
+
+
+def test_a_combination_the_od_api_would_reject_fails_as_config_before_any_process(tmp_path) -> None:
+    # matched_threshold below the base's unmatched_threshold (0.5): each value fits its field,
+    # but the OD API refuses the matcher. The space was not validated (a library caller).
+    objective = _objective(tmp_path, {"m": {"path": "model.ssd.matcher.argmax_matcher.matched_threshold",
+                                            "float": [0.3, 0.4]}})
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=1, catch=(TrialFailed,))
+    trial = study.trials[0]
+    assert trial.state is TrialState.FAIL and trial.user_attrs[Attr.FAILURE] == "config"
+    assert ("s.yaml: the sampled values make the config invalid: model.ssd.matcher.argmax_matcher."
+            "unmatched_threshold: unmatched_threshold 0.5 > matched_threshold") in trial.user_attrs[Attr.REASON]
+    assert not (tmp_path / trial_dir_name(0)).exists()
+
+
+def test_a_trial_popped_after_an_interrupt_is_marked_for_a_rerun(tmp_path) -> None:
+    objective = _objective(tmp_path)
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({}, user_attrs={Attr.BASELINE: True})
+    objective.interrupt()
+    with pytest.raises(Interrupted):
+        study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state is TrialState.FAIL and trial.user_attrs[Attr.FAILURE] == "interrupted"
+    assert trial.user_attrs[Attr.BASELINE] is True
+    assert count_finished(study) == 0  # not counted: it is re-run on resume
+    assert not (tmp_path / trial_dir_name(0)).exists()
+
+
+def test_a_second_rerun_of_the_same_orphan_fails_at_once_uncounted(tmp_path) -> None:
+    objective = _objective(tmp_path)
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={Attr.FAILURE: "orphaned"}))
+    study.add_trial(create_trial(value=0.2, user_attrs={Attr.RETRY_OF: 0}))
+    study.enqueue_trial({}, user_attrs={Attr.RETRY_OF: 0})  # enqueued by a second recovering worker
+    study.optimize(objective, n_trials=1, catch=(TrialFailed,))
+    duplicate = study.trials[2]
+    assert duplicate.state is TrialState.FAIL and duplicate.user_attrs[Attr.FAILURE] == "duplicate"
+    assert duplicate.user_attrs[Attr.REASON] == "another trial already re-runs trial 0"
+    assert count_finished(study) == 1
+    assert not (tmp_path / trial_dir_name(2)).exists()

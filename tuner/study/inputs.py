@@ -1,0 +1,177 @@
+"""Everything a study needs, checked before anything is created or trained.
+
+:func:`prepare` checks the base config, the search space against it, the data, the budget, the
+storage and the run directory; any problem is a :class:`StudyInputError` with a one-line
+message saying what, where and the fix. Nothing is written except the demo dataset (when the
+base needs it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from pathlib import Path
+from typing import Any
+
+from tuner import config as cfgmod
+from tuner import events, paths, space as spacemod
+from tuner.config.errors import ConfigError
+from tuner.data.demo import DataError, prepare_config, resolve_base
+from tuner.runinfo import BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, sqlite_url
+from tuner.study.storage import StorageError, open_storage, redact
+from tuner.trial import TrialSpec, TrialSpecError
+
+DEFAULT_SPACE = paths.PIPELINES_DIR / "spaces" / "ssd.yaml"
+
+
+class StudyInputError(ValueError):
+    """Bad input detected before any training (the CLI exits 2)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySettings:
+    """Everything the CLI collects (see ``python -m tuner.study --help``)."""
+
+    base: str
+    space: str | None = None
+    train_data: str | None = None
+    eval_data: str | None = None
+    label_map: str | None = None
+    fine_tune_checkpoint: str | None = None
+    steps: int = 200
+    eval_every: int = 100
+    n_trials: int | None = None
+    timeout: float | None = None
+    study_name: str | None = None
+    storage: str | None = None
+    run_dir: str | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    jobs: int = 1
+    devices: tuple[str, ...] = ()
+    seed: int | None = None
+    objective: str = events.MAP
+
+
+@dataclasses.dataclass
+class Prepared:
+    """The validated inputs of a study, ready to run."""
+
+    settings: StudySettings
+    info: RunInfo
+    run_dir: Path
+    base_cfg: Any
+    base_text: str
+    space: spacemod.SearchSpace
+    note: str
+
+
+def _check_settings(s: StudySettings) -> None:
+    if s.n_trials is not None and s.n_trials < 1:
+        raise StudyInputError(f"--n-trials must be >= 1 (got {s.n_trials})")
+    if s.timeout is not None and not (math.isfinite(s.timeout) and s.timeout > 0):
+        raise StudyInputError(f"--timeout must be a positive number of seconds (got {s.timeout:g})")
+    if s.jobs < 1:
+        raise StudyInputError(f"--jobs must be >= 1 (got {s.jobs})")
+    if s.devices and len(s.devices) < s.jobs:
+        raise StudyInputError(f"--jobs {s.jobs} needs at least {s.jobs} --devices (got {','.join(s.devices)})")
+    if s.sampler not in ("tpe", "random"):
+        raise StudyInputError(f"--sampler must be tpe or random (got {s.sampler!r})")
+    if s.pruner not in ("median", "hyperband", "none"):
+        raise StudyInputError(f"--pruner must be median, hyperband or none (got {s.pruner!r})")
+
+
+def prepare(settings: StudySettings) -> Prepared:
+    """Check every input; create nothing but the demo dataset (if the base needs it).
+
+    Raises:
+        StudyInputError: the first problem, as one line with the fix.
+    """
+    s = settings
+    _check_settings(s)
+    space_path = Path(s.space) if s.space else DEFAULT_SPACE
+    try:
+        TrialSpec("", Path("."), s.steps, s.eval_every).validate()
+        base_path = resolve_base(s.base)
+        raw_base = cfgmod.load(base_path)
+        space = spacemod.load_space(space_path)
+        spacemod.validate(space, raw_base)
+        space_sha256 = _sha256(space_path)
+        name = s.study_name or base_path.stem
+        run_dir = Path(s.run_dir) if s.run_dir else paths.DEFAULT_RUN_DIR / name
+        had_trials = run_dir.is_dir() and any(run_dir.glob("trial-*"))  # looked at before the storage: see below
+        study_exists = None
+        if s.storage:  # a user URL must be reachable before anything starts; SQLite is created later
+            storage = open_storage(s.storage)
+            try:
+                study_exists = name in {study.study_name for study in storage.get_all_studies()}
+            finally:
+                storage.remove_session()
+        base_text, note = prepare_config(str(base_path), s.train_data, s.eval_data, s.label_map, steps=s.steps,
+                                         fine_tune_checkpoint=s.fine_tune_checkpoint)
+    except (TrialSpecError, DataError, ConfigError, spacemod.SpaceError, StorageError, FileExistsError) as exc:
+        raise StudyInputError(str(exc)) from None
+    base_cfg = cfgmod.loads(base_text)
+    reader = base_cfg.train_input_reader
+    info = RunInfo(study_name=name, storage=s.storage or sqlite_url(run_dir), base=str(base_path.resolve()),
+                   train_data=",".join(reader.tf_record_input_reader.input_path),
+                   eval_data=",".join(base_cfg.eval_input_reader[0].tf_record_input_reader.input_path),
+                   label_map=reader.label_map_path, steps=s.steps, eval_every=s.eval_every, objective=s.objective,
+                   space=str(space_path.resolve()), space_sha256=space_sha256)
+    _check_run_dir(run_dir, info, base_text, explicit_storage=bool(s.storage))
+    # Trial directories were listed before the storage was asked: a study another worker is
+    # creating right now has its study row before its first trial directory.
+    if had_trials and (study_exists is False or (not s.storage and not (run_dir / SQLITE_FILE).exists())):
+        raise StudyInputError(f"{run_dir} holds trials of study '{name}', but {redact(info.storage)} has no such study "
+                              f"(deleted?); start it again with another --run-dir, or delete {run_dir}")
+    return Prepared(s, info, run_dir, base_cfg, base_text, space, note)
+
+
+def _sha256(space_path: Path) -> str:
+    try:
+        return hashlib.sha256(space_path.read_bytes()).hexdigest()
+    except OSError as exc:  # it vanished since it was parsed
+        raise StudyInputError(f"{space_path}: cannot read the search space ({exc.strerror}); check --space") from None
+
+
+def _is_run_dir_sqlite(url: str) -> bool:
+    """Whether ``url`` is the default storage of some run directory (``sqlite:///.../study.db``)."""
+    return url.startswith("sqlite:///") and url.endswith(f"/{SQLITE_FILE}")
+
+
+def _check_run_dir(run_dir: Path, info: RunInfo, base_text: str, explicit_storage: bool) -> None:
+    """An existing run directory must hold the same study: base, budget, name, storage, space.
+
+    Raises:
+        StudyInputError: naming what differs and how to resume or start anew.
+    """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise StudyInputError(f"--run-dir {run_dir} is a file; choose a directory")
+    existing_base = run_dir / BASE_CONFIG_FILE
+    if not existing_base.exists():
+        return
+    try:
+        old = RunInfo.load(run_dir)
+    except (FileNotFoundError, RunInfoError) as exc:
+        reason = "missing" if isinstance(exc, FileNotFoundError) else str(exc).split(": ", 1)[-1]
+        raise StudyInputError(f"{run_dir} holds a study ({BASE_CONFIG_FILE}) but its {RUN_INFO_FILE} is {reason}; "
+                              f"restore {run_dir / RUN_INFO_FILE}, or start a new study with another --run-dir"
+                              ) from None
+    if existing_base.read_text() != base_text or (old.steps, old.eval_every) != (info.steps, info.eval_every):
+        raise StudyInputError(
+            f"{run_dir} holds study '{old.study_name}' of a different base config, data or budget; resume it "
+            "with the same arguments, or start a new study with another --run-dir/--study-name")
+    if old.study_name != info.study_name:
+        raise StudyInputError(f"{run_dir} holds study '{old.study_name}', not '{info.study_name}'; "
+                              "use another --run-dir")
+    same_storage = old.storage == info.storage or (
+        not explicit_storage and _is_run_dir_sqlite(old.storage))  # the run dir's own SQLite file (moved dir)
+    if not same_storage:
+        resume = "without --storage (it uses its own study.db)" if _is_run_dir_sqlite(old.storage) \
+            else f"with --storage {redact(old.storage)}"
+        raise StudyInputError(f"{run_dir} holds study '{old.study_name}' stored in {redact(old.storage)}, not "
+                              f"{redact(info.storage)}; resume it {resume}, or use another --run-dir")
+    if old.space_sha256 and old.space_sha256 != info.space_sha256:
+        raise StudyInputError(f"{run_dir} holds study '{old.study_name}' searched with another space file "
+                              f"({old.space or 'unknown'}, sha256 {old.space_sha256[:12]}; now {info.space}, sha256 "
+                              f"{info.space_sha256[:12]}); resume it with the same --space, or use another --run-dir")
