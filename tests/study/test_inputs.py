@@ -55,6 +55,8 @@ def test_the_zoo_config_trains_from_scratch_on_demo_data(tmp_path, demo_data) ->
     assert prepared.note.splitlines() == [
         f"ssd_mobilenet_v2.config has placeholder paths and no data was given: using the generated demo dataset in "
         f"{demo_data.root} (shapes, {demo_data.spec.train} train / {demo_data.spec.eval} eval images)",
+        "ssd_mobilenet_v2.config trains batches of 512 (sized for accelerators): on a CPU that is slow; "
+        "--base ssd_mobilenet_v2_shapes is sized for the demo data, or set batch_size in the base config",
         "fine_tune_checkpoint is a placeholder: training from scratch; set it in the base config to fine-tune"]
     assert not (tmp_path / "run").exists()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import uuid
 
 import optuna
@@ -33,9 +34,38 @@ def test_two_workers_run_trials_without_duplicates(pg_url, tmp_path, small_base,
     args = ["--base", str(small_base), "--space", str(extractor_space), "--steps", "10", "--eval-every", "10",
             "--n-trials", "3", "--sampler", "random", "--seed", "1", "--pruner", "none",
             "--study-name", name, "--storage", pg_url, "--run-dir", str(run_dir)]
-    workers = [subprocess.Popen(study_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-               for _ in range(2)]
-    outputs = [w.communicate(timeout=1200)[0] for w in workers]
+    # The second worker joins once the first has started the baseline (which trains for about a
+    # minute), so both are sure to take trials; started together, the first could finish the
+    # whole study before the second got going, and nothing would be shared. (Two workers racing
+    # to create one study: tests/study/test_storage.py and test_objective_units.py.)
+    workers: list[subprocess.Popen[str]] = []
+    lines: list[list[str]] = []
+    readers: list[threading.Thread] = []
+    baseline_started = threading.Event()
+
+    def start_worker() -> None:
+        worker = subprocess.Popen(study_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        own: list[str] = []
+
+        def read() -> None:
+            for line in worker.stdout:  # type: ignore[union-attr]
+                own.append(line)
+                if line.startswith("[trial 0] started"):
+                    baseline_started.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        workers.append(worker)
+        lines.append(own)
+        readers.append(reader)
+
+    start_worker()
+    assert baseline_started.wait(timeout=600), "".join(lines[0])[-3000:]
+    start_worker()
+    for worker, reader in zip(workers, readers):
+        worker.wait(timeout=1200)
+        reader.join(timeout=30)
+    outputs = ["".join(own) for own in lines]
     try:
         for worker, out in zip(workers, outputs):
             assert worker.returncode in (0, 1), out[-3000:]
@@ -50,7 +80,7 @@ def test_two_workers_run_trials_without_duplicates(pg_url, tmp_path, small_base,
         started = {w.pid: {int(n) for n in re.findall(r"^\[trial (\d+)\] started", out, re.M)}
                    for w, out in zip(workers, outputs)}
         first, second = started.values()
-        assert first and second, f"both workers ran trials: {started}"
+        assert first and second, f"both workers ran trials: {started}\n" + "\n=====\n".join(o[-2500:] for o in outputs)
         assert not first & second, f"a trial was started by both workers: {started}"
         assert first | second == {t.number for t in trials}
         for t in trials:

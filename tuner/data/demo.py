@@ -16,6 +16,8 @@ from tuner import paths
 from tuner.data import shapes
 
 PLACEHOLDER = "PATH_TO_BE_CONFIGURED"
+#: Above this batch size a base trained on the demo data gets a note pointing at the CPU-sized base.
+DEMO_BATCH_HINT = 64
 #: Type given to a --fine-tune-checkpoint when the base config names none.
 DEFAULT_CHECKPOINT_TYPE = "detection"
 
@@ -129,6 +131,10 @@ def prepare_config(base: str, train_data: str | None, eval_data: str | None, lab
             notes.append(f"{base_path.name} has placeholder paths and no data was given: using the generated demo "
                          f"dataset in {dataset.root} (shapes, {dataset.spec.train} train / {dataset.spec.eval} "
                          "eval images)")
+            if cfg.train_config.batch_size > DEMO_BATCH_HINT:
+                notes.append(f"{base_path.name} trains batches of {cfg.train_config.batch_size} (sized for "
+                             "accelerators): on a CPU that is slow; --base ssd_mobilenet_v2_shapes is sized "
+                             "for the demo data, or set batch_size in the base config")
     checkpoint_note = set_fine_tune_checkpoint(cfg, fine_tune_checkpoint)
     if checkpoint_note:
         notes.append(checkpoint_note)
