@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test doctor bench clean-demo
+.PHONY: setup demo demo-tflite test doctor bench clean-demo
 
 setup:
 	bash scripts/install.sh
@@ -14,6 +14,10 @@ setup:
 DEMO_ARGS ?= --base ssd_mobilenet_v2_shapes --study-name demo --run-dir runs/demo --n-trials 4 --steps 200 --eval-every 100 --seed 0
 demo: setup
 	$(PY) -m tuner.study $(DEMO_ARGS)
+
+# The demo study's best trial as measured TFLite files (after `make demo`).
+demo-tflite: setup
+	$(PY) -m tflite.convert --study runs/demo --overwrite
 
 test: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)

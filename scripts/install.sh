@@ -8,11 +8,16 @@
 # requirements/constraints.txt (the one place where versions are pinned, theirs included).
 #
 # Environment: PYTHON (interpreter to build the venv from; must be Python 3.11), VENV (default
-# .venv), GPU=1 (install the CUDA build of the same TensorFlow).
+# .venv), GPU=1 (install the CUDA build of the same TensorFlow; remembered by the venv, GPU=0
+# switches back).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-GPU=${GPU:-0}
+# GPU unset: keep the venv's own choice (recorded below), so `make setup GPU=1` followed by
+# `make doctor` or `make demo` is a no-op rather than a CPU reinstall.
+GPU_FILE="$VENV/.odapi-tuner-gpu"
+GPU=${GPU:-$(cat "$GPU_FILE" 2>/dev/null || echo 0)}
+[ "$GPU" = "0" ] || [ "$GPU" = "1" ] || { echo "setup: error: GPU must be 0 or 1 (got '$GPU')" >&2; exit 2; }
 CONSTRAINTS=requirements/constraints.txt
 # The pinned stack needs exactly this Python (TensorFlow 2.15 supports nothing newer; the
 # locked versions of pandas, scipy, ipython, pillow... need nothing older).
@@ -112,5 +117,6 @@ echo "setup: installing ${nodeps[*]} without their unresolvable dependencies"
 if ! "$VENV/bin/python" -c "$IMPORT_CHECK"; then
   die "the stack is installed but \`$IMPORT_CHECK\` fails (traceback above); run $VENV/bin/python -m tuner.doctor for the fix"
 fi
+echo "$GPU" > "$GPU_FILE"
 echo "$want" > "$VENV/.odapi-tuner-stamp"
 echo "setup: done in $(( $(date +%s) - start )) s"

@@ -93,6 +93,22 @@ def test_pillow_shim_leaves_an_existing_getsize_alone(monkeypatch: pytest.Monkey
     assert ImageFont.FreeTypeFont.getsize is original
 
 
+@pytest.mark.usefixtures("odapi")
+def test_tf_slim_shim_leaves_existing_control_flow_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tensorflow.python.ops import control_flow_ops
+
+    originals = {name: (lambda *a, _name=name, **k: _name) for name in ("case", "cond", "while_loop")}
+    for name, fn in originals.items():
+        monkeypatch.setattr(control_flow_ops, name, fn, raising=False)
+    result = compat._shim_tf_slim_control_flow()
+    assert result.applied is False
+    assert all(getattr(control_flow_ops, name) is fn for name, fn in originals.items())
+    monkeypatch.delattr(control_flow_ops, "cond")  # only the missing one is added
+    result = compat._shim_tf_slim_control_flow()
+    assert result.applied is True and result.detail == "added control_flow_ops.cond for tf-slim"
+    assert control_flow_ops.case is originals["case"]
+
+
 def test_pillow_getsize_matches_bbox() -> None:
     from PIL import ImageFont
 

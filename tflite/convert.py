@@ -16,14 +16,22 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from tflite.errors import EXIT_BAD_INPUT, ConvertError
 from tflite.quantize import parse_variants
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (``error: ...``), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see python -m tflite.convert --help)", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tflite.convert",
+    p = _Parser(prog="python -m tflite.convert",
                                 description="Convert a study's best trial to measured TFLite models.")
     p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: the run directory's)")
@@ -46,7 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error, already printed as one line
+        return EXIT_BAD_INPUT if exc.code else 0
     from tflite.pipeline import Options, run
 
     try:

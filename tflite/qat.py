@@ -16,10 +16,12 @@ Measured on this stack (TF 2.15.1, tf.keras 2.15, tfmot 0.7.5, OD API 2.8, model
 
 Even past those, the box predictor and feature-map layers are subclassed Keras layers tfmot
 does not rewrite, and the OD API's train loop and TFLite exporter would have to run on the
-wrapped model. So int8 here is post-training quantization only. :func:`attempt` re-runs these
-steps on the trial's own model whenever int8 is converted (it only builds the model and calls
-``quantize_model``: a few seconds), so the report states the exact error seen on *this* model
-rather than a remembered one. Should tfmot one day wrap a model, that is reported as such,
+wrapped model. So int8 here is post-training quantization only. :func:`attempt` re-runs the
+three ``quantize_model`` calls of steps 1-3 on the trial's own model whenever int8 is converted
+(it only builds the model and calls ``quantize_model``: a few seconds), so the report states
+the exact error seen on *this* model rather than a remembered one; the follow-up of step 3
+(annotating FreezableBatchNorm under ``quantize_scope``) was measured once, as quoted above,
+and is not re-run. Should tfmot one day wrap a model, that is reported as such,
 still with ``applied=False``: no quantization-aware fine-tuning is implemented here, so no
 QAT model and no report row is produced.
 
@@ -66,7 +68,12 @@ def attempt(cfg: Any, where: str = "the trial's pipeline.config") -> QatOutcome:
         ModelError: the OD API cannot build the model.
     """
     import tensorflow as tf
-    import tensorflow_model_optimization as tfmot
+
+    try:
+        import tensorflow_model_optimization as tfmot
+    except ImportError as exc:  # an optional finding, never a reason to fail the conversion
+        return QatOutcome(False, f"tensorflow-model-optimization is not importable ({_first_line(exc)}); "
+                                 "int8 is post-training quantization only (make setup installs it)")
 
     from tflite.model import build_model
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tflite.errors import StudyError
-from tuner.runinfo import RUN_INFO_FILE, Attr, RunInfo, sqlite_url
+from tuner.runinfo import RUN_INFO_FILE, Attr, RunInfo, RunInfoError, sqlite_url
 from tuner.trial import CONFIG_FILE, MODEL_DIR
 
 
@@ -92,7 +92,12 @@ def resolve_study(study: str, storage: str | None = None) -> StudyRef:
         if not (path / RUN_INFO_FILE).is_file():
             raise StudyError("not a study run directory", f"{path} has no {RUN_INFO_FILE}",
                              "pass the directory python -m tuner.study wrote, or a study name with --storage")
-        info = RunInfo.load(path)
+        try:
+            info = RunInfo.load(path)
+        except RunInfoError as exc:
+            raise StudyError(f"unreadable {RUN_INFO_FILE}", str(exc),
+                             "restore the file python -m tuner.study wrote, or pass --study NAME with --storage"
+                             ) from None
         url = storage or info.storage or sqlite_url(path)
         _check_sqlite(url, f"storage of {path}")
         return StudyRef(info.study_name, url, path.resolve())

@@ -6,6 +6,7 @@ from configfixtures import COSINE
 
 from tuner.config import (ConfigValueError, base_learning_rate, get_value, learning_rate_at, loads,
                           schedule_path, set_base_learning_rate, set_num_steps, set_schedule_type)
+from tuner.config import lint_schedule
 from tuner.config.schedules import learning_rate_message
 
 EXP = "train_config.optimizer.rms_prop_optimizer.learning_rate.exponential_decay_learning_rate"
@@ -86,9 +87,34 @@ def test_set_num_steps_manual_keeps_boundaries_increasing():
     cfg = _with(MANUAL)
     set_num_steps(cfg, 2000)
     assert [s.step for s in learning_rate_message(cfg).manual_step_learning_rate.schedule] == [1000, 1600]
-    set_num_steps(cfg, 2)
-    # squeezed into 2 steps: still strictly increasing and below num_steps
-    assert [s.step for s in learning_rate_message(cfg).manual_step_learning_rate.schedule] == [0, 1]
+    set_num_steps(cfg, 3)
+    # squeezed into 3 steps: >= 1, strictly increasing, below num_steps
+    assert [s.step for s in learning_rate_message(cfg).manual_step_learning_rate.schedule] == [1, 2]
+    assert _schedule_errors(cfg) == []
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_set_num_steps_manual_merges_steps_that_no_longer_fit(n):
+    cfg = _with(MANUAL)
+    set_num_steps(cfg, n)
+    sched = learning_rate_message(cfg).manual_step_learning_rate
+    # two boundaries cannot both lie in [1, n - 1]: they merge into one, the later rate winning
+    assert [(s.step, pytest.approx(s.learning_rate)) for s in sched.schedule] == [(1, 0.0001)]
+    assert _schedule_errors(cfg) == []
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 1000])
+def test_set_schedule_type_manual_step_is_valid_for_any_length(zoo, n):
+    set_num_steps(zoo, n)
+    set_schedule_type(zoo, "manual_step")
+    steps = [s.step for s in learning_rate_message(zoo).manual_step_learning_rate.schedule]
+    assert steps and steps[0] >= 1 and steps == sorted(set(steps))
+    assert _schedule_errors(zoo) == []
+
+
+def _schedule_errors(cfg) -> list[str]:
+    """The OD API-rejection findings of lint's manual-step rule."""
+    return [f.message for f in lint_schedule.manual_steps(cfg, None)]
 
 
 def test_set_num_steps_constant_and_without_reference():

@@ -54,6 +54,10 @@ def _cases(tmp_path: Path, small_base: Path) -> dict[str, tuple[list[str], str]]
                                              "stored in sqlite:///"),
         "missing fine-tune checkpoint": (["--fine-tune-checkpoint", str(tmp_path / "ckpt-0")], "ckpt-0.index not found"),
         "zero timeout": (["--timeout", "0"], "--timeout must be a positive number"),
+        "run dir under a file": (["--run-dir", str(small_base / "run")], "is a file"),
+        "storage in a missing directory": (["--storage", f"sqlite:///{tmp_path / 'nowhere' / 'x.db'}"],
+                                           "does not exist"),
+        "negative trial timeout": (["--trial-timeout", "-5"], "--trial-timeout must be a positive number"),
         "usage error": (["--jobs", "two"], "argument --jobs: invalid int value: 'two'"),
     }
 
@@ -74,6 +78,7 @@ def test_each_bad_input_is_one_line_exit_2_and_changes_nothing(tmp_path, small_b
         assert _snapshot(existing_run) == before, f"{label} changed the existing run directory"
     trials = optuna.load_study(study_name="existing", storage=sqlite_url(existing_run)).trials
     assert len(trials) == 1
+    assert not (tmp_path / "other.db").exists(), "a refused --storage SQLite file was created"
 
 
 def test_a_run_dir_of_another_study_is_refused(tmp_path, small_base, existing_run) -> None:

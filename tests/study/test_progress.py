@@ -64,3 +64,16 @@ def test_fast_failures_only_count_when_nothing_ran_to_the_end() -> None:
     clock.now += 100
     progress.ended(1, "complete", 0.1)
     assert progress.eta() == 100.0
+
+
+def test_an_interrupted_trial_is_not_counted_as_done() -> None:
+    clock, out = FakeClock(), io.StringIO()
+    progress = Progress(total=3, done=1, steps=100, jobs=1, out=out, clock=clock)
+    progress.started(1, SimpleNamespace(last_train_step=0, log_dir="logs"))
+    clock.now += 10
+    progress.ended(1, "interrupted", None)
+    assert progress.done == 1
+    assert _lines(out)[-1].startswith("[study] 1/3 done")
+    progress.started(2, SimpleNamespace(last_train_step=0, log_dir="logs"))
+    progress.ended(2, "failed (nan)", None)
+    assert progress.done == 2

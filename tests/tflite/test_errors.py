@@ -134,6 +134,8 @@ def test_existing_out_is_not_replaced(capsys, study_factory, tmp_path, trial_fac
     (["--study", "RUN", "--representative-count", "0"], "--representative-count 0"),
     (["--study", "RUN", "--variants", "fp32,fp16", "--uint8-io"], "--uint8-io applies to the int8 variant only"),
     (["--study", "nope", "--storage", "sqlite:////nonexistent/db.sqlite"], "does not exist"),
+    (["--study", "RUN", "--trial", "x"], "argument --trial: invalid int value: 'x'"),
+    (["--study", "RUN", "--varients", "fp32"], "unrecognized arguments: --varients"),
 ])
 def test_option_errors(capsys, study_factory, tmp_path, trial_factory, args, needle, trial_entry) -> None:
     run = study_factory(tmp_path / "run", [trial_entry(trial_factory(f"opt-{tmp_path.name}"))])
@@ -142,3 +144,9 @@ def test_option_errors(capsys, study_factory, tmp_path, trial_factory, args, nee
     err = capsys.readouterr().err.strip()
     assert code == EXIT_BAD_INPUT and len(err.splitlines()) == 1 and needle in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unreadable_study_json_is_one_line(capsys, study_factory, tmp_path, trial_factory, trial_entry) -> None:
+    run = study_factory(tmp_path / "run", [trial_entry(trial_factory("bad-json"))])
+    (run / "study.json").write_text("{not json")
+    _expect_error(capsys, ["--study", str(run)], tmp_path / "out", "unreadable study.json", "--storage")

@@ -97,7 +97,7 @@ def _run(trial: Trial) -> tuple[list, float]:
 @pytest.mark.parametrize("mode, failure, reason", [
     ("config", FailureClass.CONFIG, "ValueError: Unknown ssd feature_extractor: ssd_mobilenet_v9_keras"),
     ("oom", FailureClass.OOM, "train process ran out of memory (exit 4)"),
-    ("killed", FailureClass.OOM, "train process ran out of memory (exit -9)"),
+    ("killed", FailureClass.OOM, "train process was killed by SIGKILL, most likely by the kernel's out-of-memory"),
     ("crash", FailureClass.CRASH, "train process crashed: RuntimeError: boom in the input pipeline"),
 ])
 def test_a_failing_trainer_ends_the_trial_with_its_failure_class(fake_trial, mode, failure, reason) -> None:
@@ -106,7 +106,7 @@ def test_a_failing_trainer_ends_the_trial_with_its_failure_class(fake_trial, mod
     outcome = trial.outcome
     assert seen == []
     assert outcome.status is Status.FAILED and outcome.failure is failure, outcome
-    assert outcome.reason == reason
+    assert outcome.reason.startswith(reason), outcome.reason
     assert seconds < 15, "the evaluator must not be waited for once the trainer has failed"
     assert not any(group_alive(p.pid) for p in trial._procs.values())  # noqa: SLF001
     assert "fake train started" in (trial.log_dir / "train.log").read_text()

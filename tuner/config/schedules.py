@@ -138,17 +138,27 @@ def set_base_learning_rate(cfg: Config, lr: float) -> None:
                 step.learning_rate = step.learning_rate * scale
 
 
-def _scaled_boundaries(steps: list[int], ratio: float, limit: int) -> list[int]:
-    out: list[int] = []
-    for step in steps:
-        value = max(1, int(round(step * ratio)))
-        if out:
-            value = max(value, out[-1] + 1)
-        out.append(min(value, max(limit - 1, 1)))
-    for i in range(len(out) - 1, 0, -1):  # keep strictly increasing after clamping at the end
-        if out[i - 1] >= out[i]:
-            out[i - 1] = max(out[i] - 1, 0)
-    return out
+def _place_steps(sched: Message, steps: list[int], limit: int) -> None:
+    """Give the manual schedule's entries the boundaries ``steps``, kept valid for the OD API.
+
+    Boundaries become >= 1 and below ``limit`` where there is room (``max(limit - 1, 1)`` caps
+    them), and strictly increasing. Two entries squeezed onto the same step are merged: the
+    later one wins (from that step on its rate applies anyway), so the schedule never holds a
+    step of 0 or a repeated step, which ``manual_stepping`` rejects.
+    """
+    cap = max(limit - 1, 1)
+    values = [max(1, step) for step in steps]
+    for i in range(1, len(values)):  # strictly increasing ...
+        values[i] = max(values[i], values[i - 1] + 1)
+    for i in range(len(values) - 1, -1, -1):  # ... and below the cap, pushed back from the end
+        values[i] = min(values[i], cap if i == len(values) - 1 else values[i + 1] - 1)
+    # An entry pushed below step 1 no longer fits: the next entry (same or earlier step) wins.
+    kept = [(value, entry.learning_rate) for value, entry in zip(values, sched.schedule) if value >= 1]
+    del sched.schedule[:]
+    for value, rate in kept:
+        entry = sched.schedule.add()
+        entry.step = value
+        entry.learning_rate = rate
 
 
 def set_num_steps(cfg: Config, n: int) -> None:
@@ -157,7 +167,8 @@ def set_num_steps(cfg: Config, n: int) -> None:
     The schedule is rescaled by ``n / old`` where ``old`` is the previous ``num_steps`` (or,
     if that was 0 = train forever, the cosine ``total_steps``). Cosine: ``total_steps = n`` and
     warmup/hold steps scale. Exponential: ``decay_steps`` and ``burnin_steps`` scale. Manual
-    step: boundaries scale (kept strictly increasing and below ``n``). Constant: nothing to do.
+    step: boundaries scale (kept >= 1, strictly increasing and below ``n`` where there is room;
+    entries squeezed onto one step merge, the later rate winning). Constant: nothing to do.
     With no reference length the schedule is left as it is, except cosine ``total_steps``.
 
     Raises:
@@ -190,9 +201,7 @@ def set_num_steps(cfg: Config, n: int) -> None:
         if sched.HasField("burnin_steps"):
             sched.burnin_steps = int(round(sched.burnin_steps * ratio))
     elif kind == "manual_step_learning_rate":
-        new = _scaled_boundaries([s.step for s in sched.schedule], ratio, n)
-        for entry, step in zip(sched.schedule, new):
-            entry.step = step
+        _place_steps(sched, [int(round(e.step * ratio)) for e in sched.schedule], n)
 
 
 def _warmup_of(kind: str, sched: Message) -> tuple[int, float]:
@@ -213,7 +222,9 @@ def set_schedule_type(cfg: Config, kind: str) -> None:
 
     New schedules are sized from ``num_steps``: cosine decays to 0 at ``num_steps``; exponential
     halves the rate :data:`EXPONENTIAL_HALVINGS` times; manual step follows
-    :data:`MANUAL_STEP_PLAN`. A warmup (cosine warmup / exponential burn-in) carries over.
+    :data:`MANUAL_STEP_PLAN`. A warmup (cosine warmup / exponential burn-in) carries over to
+    cosine and exponential; a manual step schedule starts at the base rate (no warmup), since
+    its own warmup would ramp towards the first step's lower rate.
 
     Raises:
         ConfigValueError: Unknown kind, no optimizer, or ``num_steps`` unset for a decaying kind.
@@ -254,10 +265,10 @@ def set_schedule_type(cfg: Config, kind: str) -> None:
     else:
         sched = lr.manual_step_learning_rate
         sched.initial_learning_rate = base
-        for fraction, factor in MANUAL_STEP_PLAN:
-            entry = sched.schedule.add()
-            entry.step = max(1, int(round(n * fraction)))
-            entry.learning_rate = base * factor
+        steps = [int(round(n * fraction)) for fraction, _ in MANUAL_STEP_PLAN]
+        for _, factor in MANUAL_STEP_PLAN:
+            sched.schedule.add(learning_rate=base * factor)
+        _place_steps(sched, steps, n)
 
 
 def learning_rate_at(cfg: Config, step: int) -> float:

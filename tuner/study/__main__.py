@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=100, help="evaluate every K steps (default %(default)s)")
     p.add_argument("--n-trials", type=int, help="total trials in the study, the baseline included")
     p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    p.add_argument("--trial-timeout", type=float, metavar="S",
+                   help="fail a trial (class 'timeout') that runs longer than S seconds, so a hung trial "
+                        "cannot stall the study (default: no limit)")
     p.add_argument("--study-name", help="default: the base config's name")
     p.add_argument("--storage", help="Optuna RDB URL (default: SQLite file in the run directory)")
     p.add_argument("--run-dir", help="default: runs/<study name>")
@@ -84,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = StudySettings(
         base=args.base, space=args.space, train_data=args.train_data, eval_data=args.eval_data,
         label_map=args.label_map, fine_tune_checkpoint=args.fine_tune_checkpoint, steps=args.steps,
-        eval_every=args.eval_every, n_trials=args.n_trials, timeout=args.timeout, study_name=args.study_name,
+        eval_every=args.eval_every, n_trials=args.n_trials, timeout=args.timeout,
+        trial_timeout=args.trial_timeout, study_name=args.study_name,
         storage=args.storage, run_dir=args.run_dir, sampler=args.sampler, pruner=args.pruner, jobs=args.jobs,
         devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()), seed=args.seed)
     prepared = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ class StudySettings:
     eval_every: int = 100
     n_trials: int | None = None
     timeout: float | None = None
+    trial_timeout: float | None = None
     study_name: str | None = None
     storage: str | None = None
     run_dir: str | None = None
@@ -71,6 +73,8 @@ def _check_settings(s: StudySettings) -> None:
         raise StudyInputError(f"--n-trials must be >= 1 (got {s.n_trials})")
     if s.timeout is not None and not (math.isfinite(s.timeout) and s.timeout > 0):
         raise StudyInputError(f"--timeout must be a positive number of seconds (got {s.timeout:g})")
+    if s.trial_timeout is not None and not (math.isfinite(s.trial_timeout) and s.trial_timeout > 0):
+        raise StudyInputError(f"--trial-timeout must be a positive number of seconds (got {s.trial_timeout:g})")
     if s.jobs < 1:
         raise StudyInputError(f"--jobs must be >= 1 (got {s.jobs})")
     if s.devices and len(s.devices) < s.jobs:
@@ -99,14 +103,11 @@ def prepare(settings: StudySettings) -> Prepared:
         space_sha256 = _sha256(space_path)
         name = s.study_name or base_path.stem
         run_dir = Path(s.run_dir) if s.run_dir else paths.DEFAULT_RUN_DIR / name
+        _check_writable_dir(run_dir)
         had_trials = run_dir.is_dir() and any(run_dir.glob("trial-*"))  # looked at before the storage: see below
         study_exists = None
         if s.storage:  # a user URL must be reachable before anything starts; SQLite is created later
-            storage = open_storage(s.storage)
-            try:
-                study_exists = name in {study.study_name for study in storage.get_all_studies()}
-            finally:
-                storage.remove_session()
+            study_exists = _study_in_storage(s.storage, name)
         base_text, note = prepare_config(str(base_path), s.train_data, s.eval_data, s.label_map, steps=s.steps,
                                          fine_tune_checkpoint=s.fine_tune_checkpoint)
     except (TrialSpecError, DataError, ConfigError, spacemod.SpaceError, StorageError, FileExistsError) as exc:
@@ -127,6 +128,63 @@ def prepare(settings: StudySettings) -> Prepared:
     return Prepared(s, info, run_dir, base_cfg, base_text, space, note)
 
 
+def _study_in_storage(url: str, name: str) -> bool:
+    """Whether the storage at ``url`` holds study ``name``; a new SQLite file is not created.
+
+    Raises:
+        StorageError: the storage cannot be opened.
+        StudyInputError: a new SQLite file's directory does not exist or is not a directory.
+    """
+    sqlite_file = _new_sqlite_file(url)
+    if sqlite_file is not None:  # checked, not created: bad input elsewhere must leave nothing behind
+        parent = sqlite_file.parent
+        if not parent.is_dir():
+            raise StudyInputError(f"--storage {redact(url)}: directory {parent} does not exist; create it "
+                                  "or give another path")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise StudyInputError(f"--storage {redact(url)}: directory {parent} is not writable; choose "
+                                  "a writable path")
+        return False
+    storage = open_storage(url)
+    try:
+        return name in {study.study_name for study in storage.get_all_studies()}
+    finally:
+        storage.remove_session()
+
+
+def _new_sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` URL whose file does not exist yet, else ``None``."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///"):].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    file = Path(path)
+    return None if file.exists() else file
+
+
+def _check_writable_dir(run_dir: Path) -> None:
+    """``run_dir`` exists as a directory, or can be created under its nearest existing parent.
+
+    Raises:
+        StudyInputError: a parent is a file, or the nearest existing one is not writable.
+    """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise StudyInputError(f"--run-dir {run_dir} is a file; choose a directory")
+    if run_dir.is_dir():
+        if not os.access(run_dir, os.W_OK | os.X_OK):
+            raise StudyInputError(f"--run-dir {run_dir} is not writable; choose a writable directory")
+        return
+    parent = run_dir.absolute()
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise StudyInputError(f"--run-dir {run_dir} cannot be created: {parent} is a file; choose another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StudyInputError(f"--run-dir {run_dir} cannot be created: {parent} is not writable; choose a "
+                              "writable path")
+
+
 def _sha256(space_path: Path) -> str:
     try:
         return hashlib.sha256(space_path.read_bytes()).hexdigest()
@@ -145,8 +203,6 @@ def _check_run_dir(run_dir: Path, info: RunInfo, base_text: str, explicit_storag
     Raises:
         StudyInputError: naming what differs and how to resume or start anew.
     """
-    if run_dir.exists() and not run_dir.is_dir():
-        raise StudyInputError(f"--run-dir {run_dir} is a file; choose a directory")
     existing_base = run_dir / BASE_CONFIG_FILE
     if not existing_base.exists():
         return

@@ -169,8 +169,11 @@ class Objective:
         try:
             run = Trial(TrialSpec(cfgmod.dumps(cfg), trial_dir, self.steps, self.eval_every, objective=self.objective,
                                   device=device, threads=self.threads, timeout=self.trial_timeout))
-            with self._lock:
+            with self._lock:  # registered and checked under one lock: interrupt() cannot miss it
                 self._running[trial.number] = run
+                interrupted = self._interrupted
+            if interrupted:
+                run.stop("interrupted")
             self.listener.started(trial.number, run)
             pruned_at = None
             for evaluation in run.evaluations():

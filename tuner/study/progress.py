@@ -116,7 +116,8 @@ class Progress:
                 self._durations.append(self.clock() - running.started)
                 if state in ("complete", "pruned"):
                     self._durations_full.append(self.clock() - running.started)
-            self.done += 1
+            if state != "interrupted":  # an interrupted trial is re-run: it is not done
+                self.done += 1
             if value is not None and (self.best is None or value > self.best):
                 self.best, self.best_number = value, number
         shown = f", mAP {value:.4f}" if value is not None else ""

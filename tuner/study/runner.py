@@ -100,7 +100,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
     objective = Objective(base_cfg=prepared.base_cfg, space=prepared.space, run_dir=run_dir, steps=s.steps,
                           eval_every=s.eval_every, objective=s.objective,
                           devices=DevicePool(list(s.devices) or None, jobs=s.jobs), threads=threads,
-                          listener=progress.listener(), trial0_is_baseline=True)
+                          trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True)
 
     pruner = _pruner(s.pruner, s.steps, s.eval_every)
     opened = [0]

@@ -310,9 +310,11 @@ class Trial:
         if proc.returncode == EXIT_CONFIG_REJECTED:
             line = next((ln for ln in reversed(text.splitlines()) if ln.startswith("CONFIG_REJECTED")), "")
             return FailureClass.CONFIG, line.removeprefix("CONFIG_REJECTED: ") or "the OD API rejected the config"
-        if proc.returncode == EXIT_OUT_OF_MEMORY or proc.returncode == -signal.SIGKILL or any(
-                m in text for m in _OOM_MARKERS):
+        if proc.returncode == EXIT_OUT_OF_MEMORY or any(m in text for m in _OOM_MARKERS):
             return FailureClass.OOM, f"{name} process ran out of memory (exit {proc.returncode})"
+        if proc.returncode == -signal.SIGKILL:  # we never SIGKILL a process we have not stopped
+            return FailureClass.OOM, (f"{name} process was killed by SIGKILL, most likely by the kernel's "
+                                      "out-of-memory killer (see dmesg); lower the batch size or image size")
         if "NaN" in text and ("loss" in text.lower() or "Tensor had NaN" in text):
             return FailureClass.NAN, f"{name} process stopped on a NaN (exit {proc.returncode})"
         last = next((ln for ln in reversed(text.splitlines()) if "Error" in ln), f"exit code {proc.returncode}")
