@@ -4,7 +4,9 @@ Picks the best completed trial (or ``--trial N``) and its best-mAP checkpoint, e
 with the OD API TFLite exporter, converts it to the requested variants, measures each one
 (COCO mAP on the eval TFRecords, size, latency) next to the checkpoint itself, and writes
 ``model_<variant>.tflite``, ``labels.txt``, ``report.json``/``report.md``, ``params.json``
-and ``pipeline.config`` into ``--out`` (default ``<run dir>/tflite-trial-NNNN``).
+and ``pipeline.config`` into ``--out`` (default ``<run dir>/tflite-trial-NNNN``). The terminal
+shows only the tool's progress lines and the table; TensorFlow's own output goes to
+``tensorflow.log`` in ``--out``.
 
 Bad input (no completed trial, missing checkpoint, non-SSD model, unsupported resizer, a
 model the OD API cannot build, missing data, existing --out), and a failed export,
@@ -14,12 +16,19 @@ with code 2 and write nothing.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from tflite.console import quiet
 from tflite.errors import EXIT_BAD_INPUT, ConvertError
 from tflite.quantize import parse_variants
+
+#: TensorFlow's own output during the conversion (C++ logs, converter summaries), kept in --out.
+TF_LOG = "tensorflow.log"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,15 +78,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                           representative_count=args.representative_count, eval_count=args.eval_count,
                           threads=args.threads, latency_runs=args.latency_runs, uint8_io=args.uint8_io,
                           regular_nms=args.regular_nms, qat_threshold=args.qat_threshold, overwrite=args.overwrite)
-        report, out = run(options, log=lambda line: print(line, flush=True))
+        fd, name = tempfile.mkstemp(prefix="odapi-tflite-convert-", suffix=".log")
+        os.close(fd)
+        tf_log = Path(name)
+        try:
+            with quiet(tf_log) as console:
+                report, out = run(options, log=lambda line: print(line, file=console, flush=True))
+        except ConvertError:
+            tf_log.unlink(missing_ok=True)  # bad input or a failure already summarised in one line
+            raise
+        except BaseException:
+            print(f"TensorFlow's output until this failure: {tf_log}", file=sys.stderr)
+            raise
     except ConvertError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    kept = out / TF_LOG
+    shutil.move(tf_log, kept)
     print()
     print(report.to_text())
     for note in report.notes:
         print(f"note: {note}")
-    print(f"wrote {out}")
+    print(f"wrote {out} (TensorFlow's own output: {kept})")
     return 0
 
 

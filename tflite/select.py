@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tflite.errors import StudyError
-from tuner.runinfo import RUN_INFO_FILE, Attr, RunInfo, RunInfoError, sqlite_url
+from tuner.runinfo import RUN_INFO_FILE, SQLITE_FILE, Attr, RunInfo, RunInfoError, sqlite_url, trial_dir_name
 from tuner.trial import CONFIG_FILE, MODEL_DIR
 
 
@@ -99,6 +99,8 @@ def resolve_study(study: str, storage: str | None = None) -> StudyRef:
                              "restore the file python -m tuner.study wrote, or pass --study NAME with --storage"
                              ) from None
         url = storage or info.storage or sqlite_url(path)
+        if storage is None and url.endswith(f"/{SQLITE_FILE}") and (path / SQLITE_FILE).is_file():
+            url = sqlite_url(path)  # the run directory's own study.db, wherever the directory now is
         _check_sqlite(url, f"storage of {path}")
         return StudyRef(info.study_name, url, path.resolve())
     if storage is None:
@@ -129,8 +131,12 @@ def _trial_dir(attrs: dict[str, Any], ref: StudyRef, number: int) -> Path:
                          f"study {ref.name!r} ({ref.storage})",
                          "pick a trial run by odapi-tuner with --trial N")
     path = Path(raw)
-    if not path.is_absolute() and ref.run_dir is not None:
-        path = ref.run_dir / path
+    if ref.run_dir is not None:
+        # The run directory's own trial-NNNN first: the recorded path may be relative to the
+        # directory the study ran from, or the run directory may have been moved since.
+        own = ref.run_dir / trial_dir_name(number)
+        if own.is_dir() or not path.is_dir():
+            return own
     return path
 
 

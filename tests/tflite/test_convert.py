@@ -27,6 +27,15 @@ def test_writes_every_artifact(result) -> None:
     assert (converted.out / "labels.txt").read_text().split() == ["circle", "square"]
 
 
+def test_tensorflow_output_goes_to_the_log_not_the_terminal(result) -> None:
+    converted, _, _ = result
+    log = (converted.out / "tensorflow.log").read_text()
+    assert "Summary on the non-converted ops" in log  # the converter's own chatter ...
+    terminal = converted.proc.stdout + converted.proc.stderr
+    assert "non-converted ops" not in terminal and "WARNING:tensorflow" not in terminal  # ... is not shown
+    assert "[" in terminal and "s] fp32: mAP" in terminal  # the tool's progress lines are
+
+
 def test_every_variant_has_a_real_map(result) -> None:
     _, report, rows = result
     assert set(rows) == {"checkpoint", *VARIANTS}
@@ -190,8 +199,8 @@ def _iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def test_float_models_detect_what_the_checkpoint_detects(result, trained_trial) -> None:
-    """Independent of how high the mAP of a tiny model is: float TFLite top detections are the TF model's.
+def test_every_variant_detects_what_the_checkpoint_detects(result, trained_trial) -> None:
+    """Independent of how high the mAP of a tiny model is: each TFLite file's top detections are the TF model's.
 
     Proves the preprocessing (model's own) and the output mapping (by the post-processing op's
     outputs) are right: the classes match the TF model's, so classes and scores are not swapped.
@@ -208,11 +217,15 @@ def test_float_models_detect_what_the_checkpoint_detects(result, trained_trial) 
     model = CheckpointModel(cfg, trial_dir / "model" / report["checkpoint"])
     examples = records.load_examples(records.reader_paths(cfg.eval_input_reader[0], "eval"), 4)
     inputs = [model.preprocess(e.image) for e in examples]
-    for variant, tolerance in (("fp32", 1e-3), ("fp16", 2e-2)):
+    # Quantized files too: measured on the demo study's model, int8's top detection is the
+    # checkpoint's within 0.01 in score and IoU 0.97; the bounds leave room for a younger model.
+    for variant, tolerance, min_iou in (("fp32", 1e-3, 0.9), ("fp16", 2e-2, 0.9), ("dynamic", 3e-2, 0.85),
+                                        ("int8", 6e-2, 0.75)):
         detector = TfliteDetector(converted.out / f"model_{variant}.tflite", 2)
         for example, x in zip(examples, inputs):
             boxes, scores, classes = detector(x)
             ref_boxes, ref_scores, ref_classes = model.detect(example.image)
             top = int(np.argmax(scores))
             assert any(abs(scores[top] - s) <= tolerance and int(round(classes[top])) == int(round(c))
-                       and _iou(boxes[top], b) > 0.9 for b, s, c in zip(ref_boxes, ref_scores, ref_classes)), variant
+                       and _iou(boxes[top], b) > min_iou
+                       for b, s, c in zip(ref_boxes, ref_scores, ref_classes)), (variant, scores[top])

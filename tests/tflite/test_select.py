@@ -55,6 +55,23 @@ def test_relative_trial_dir_is_taken_from_the_run_dir(study_factory, trial_entry
     assert select(resolve_study(str(run))).trial_dir == run.resolve() / "trial-0000"
 
 
+def test_trial_dir_recorded_relative_to_another_working_directory(study_factory, trial_entry, tmp_path) -> None:
+    """`tuner.study --run-dir runs/demo` run from the repository recorded `runs/demo/trial-0000`."""
+    run = tmp_path / "runs" / "demo"
+    _trial_dir(run, "trial-0000", ("ckpt-1",))
+    study_factory(run, [trial_entry(Path("runs/demo/trial-0000"), value=0.1)])
+    assert select(resolve_study(str(run))).trial_dir == run.resolve() / "trial-0000"
+
+
+def test_a_moved_run_dir_still_finds_its_trials(study_factory, trial_entry, tmp_path) -> None:
+    old = tmp_path / "old"
+    study_factory(old, [trial_entry(old / "trial-0000", value=0.1)])
+    moved = tmp_path / "moved"
+    old.rename(moved)
+    _trial_dir(moved, "trial-0000", ("ckpt-1",))
+    assert select(resolve_study(str(moved))).trial_dir == moved.resolve() / "trial-0000"
+
+
 def test_run_dir_without_study_json(tmp_path) -> None:
     with pytest.raises(StudyError, match="not a study run directory") as info:
         resolve_study(str(tmp_path))

@@ -83,7 +83,7 @@ class Objective:
                  trial0_is_baseline: bool = False) -> None:
         self.base_cfg = base_cfg
         self.space = space
-        self.run_dir = run_dir
+        self.run_dir = Path(run_dir).absolute()  # recorded on each trial: valid from any working directory
         self.steps = steps
         self.eval_every = eval_every
         self.objective = objective
