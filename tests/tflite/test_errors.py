@@ -150,3 +150,15 @@ def test_an_unreadable_study_json_is_one_line(capsys, study_factory, tmp_path, t
     run = study_factory(tmp_path / "run", [trial_entry(trial_factory("bad-json"))])
     (run / "study.json").write_text("{not json")
     _expect_error(capsys, ["--study", str(run)], tmp_path / "out", "unreadable study.json", "--storage")
+
+
+@pytest.mark.parametrize("damage", ["empty files", "data shard missing"])
+def test_a_checkpoint_that_cannot_be_restored(capsys, study_factory, tmp_path, trial_factory, trial_entry,
+                                              damage) -> None:
+    """The .index is there, so selection passes; restoring it fails: one line, nothing written."""
+    trial_dir = trial_factory(f"broken-ckpt-{damage.split()[0]}")  # empty ckpt-1.index and ckpt-1.data-*
+    if damage == "data shard missing":
+        (trial_dir / "model" / "ckpt-1.data-00000-of-00001").unlink()
+    run = study_factory(tmp_path / "run", [trial_entry(trial_dir, checkpoint="ckpt-1")])
+    _expect_error(capsys, ["--study", str(run)], tmp_path / "out", "the checkpoint cannot be restored",
+                  "ckpt-1", "restore the checkpoint files")
