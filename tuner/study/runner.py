@@ -5,6 +5,7 @@ creates (or resumes) the study and runs trials.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -73,14 +74,18 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
     """
     s, info, run_dir = prepared.settings, prepared.info, prepared.run_dir
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what happened
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / BASE_CONFIG_FILE).exists():  # base.config last: it marks a complete run directory
-        info.save(run_dir)
-        write_text_atomic(run_dir / BASE_CONFIG_FILE, prepared.base_text)
+    created_dir = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)  # first: the default SQLite file lives in it
     try:
         storage = open_storage(info.storage)
     except StorageError as exc:
+        if created_dir:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # leave nothing behind (only if still empty)
         raise StudyInputError(str(exc)) from None
+    if not (run_dir / BASE_CONFIG_FILE).exists():  # base.config last: it marks a complete run directory
+        info.save(run_dir)
+        write_text_atomic(run_dir / BASE_CONFIG_FILE, prepared.base_text)
     study, created = create_or_load(info.study_name, storage, _sampler(s.sampler, s.seed),
                                     _pruner(s.pruner, s.steps, s.eval_every))
     storage.remove_session()
