@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tflite.errors import StudyError
-from tuner.runinfo import RUN_INFO_FILE, SQLITE_FILE, Attr, RunInfo, RunInfoError, sqlite_url, trial_dir_name
+from tuner.runinfo import (RUN_INFO_FILE, SQLITE_FILE, Attr, RunInfo, RunInfoError, is_run_dir_sqlite, sqlite_path,
+                           sqlite_url, trial_dir_name)
 from tuner.trial import CONFIG_FILE, MODEL_DIR
 
 
@@ -74,8 +75,9 @@ class Selection:
 
 def _check_sqlite(storage: str, where: str) -> None:
     """Optuna creates a missing SQLite file silently; refuse instead."""
-    if storage.startswith("sqlite:///"):
-        path = Path(storage.removeprefix("sqlite:///"))
+    raw = sqlite_path(storage)
+    if raw is not None:
+        path = Path(raw)
         if not path.is_file():
             raise StudyError("the study database does not exist", f"{path} ({where})",
                              "pass the run directory of an existing study or the right --storage URL")
@@ -99,7 +101,7 @@ def resolve_study(study: str, storage: str | None = None) -> StudyRef:
                              "restore the file python -m tuner.study wrote, or pass --study NAME with --storage"
                              ) from None
         url = storage or info.storage or sqlite_url(path)
-        if storage is None and url.endswith(f"/{SQLITE_FILE}") and (path / SQLITE_FILE).is_file():
+        if storage is None and is_run_dir_sqlite(url) and (path / SQLITE_FILE).is_file():
             url = sqlite_url(path)  # the run directory's own study.db, wherever the directory now is
         _check_sqlite(url, f"storage of {path}")
         return StudyRef(info.study_name, url, path.resolve())

@@ -50,6 +50,19 @@ def sqlite_url(run_dir: str | Path) -> str:
     return f"sqlite:///{(Path(run_dir) / SQLITE_FILE).resolve()}"
 
 
+def sqlite_path(url: str) -> str | None:
+    """The database path of a ``sqlite:///PATH[?query]`` URL (may be ``:memory:``), else ``None``."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return url[len("sqlite:///"):].split("?", 1)[0]
+
+
+def is_run_dir_sqlite(url: str) -> bool:
+    """Whether ``url`` is the default storage of some run directory (``sqlite:///.../study.db``)."""
+    path = sqlite_path(url)
+    return path is not None and path.endswith(f"/{SQLITE_FILE}")
+
+
 class RunInfoError(ValueError):
     """``study.json`` exists but cannot be read (not JSON, or fields missing)."""
 

@@ -25,6 +25,7 @@ SHAPES: dict[str, tuple[float, float]] = {
 }
 DEFAULT_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "bar")
 
+
 class DatasetSpecError(ValueError):
     """A dataset parameter is out of range; the message says which and how to fix it."""
 

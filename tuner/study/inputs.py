@@ -18,7 +18,8 @@ from tuner import config as cfgmod
 from tuner import events, paths, space as spacemod
 from tuner.config.errors import ConfigError
 from tuner.data.demo import DataError, prepare_config, resolve_base
-from tuner.runinfo import BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, sqlite_url
+from tuner.runinfo import (BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, is_run_dir_sqlite,
+                           sqlite_path, sqlite_url)
 from tuner.study.storage import StorageError, open_storage, redact
 from tuner.trial import TrialSpec, TrialSpecError
 
@@ -154,9 +155,7 @@ def _study_in_storage(url: str, name: str) -> bool:
 
 def _new_sqlite_file(url: str) -> Path | None:
     """The file of a ``sqlite:///PATH`` URL whose file does not exist yet, else ``None``."""
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///"):].split("?", 1)[0]
+    path = sqlite_path(url)
     if not path or path == ":memory:":
         return None
     file = Path(path)
@@ -192,11 +191,6 @@ def _sha256(space_path: Path) -> str:
         raise StudyInputError(f"{space_path}: cannot read the search space ({exc.strerror}); check --space") from None
 
 
-def _is_run_dir_sqlite(url: str) -> bool:
-    """Whether ``url`` is the default storage of some run directory (``sqlite:///.../study.db``)."""
-    return url.startswith("sqlite:///") and url.endswith(f"/{SQLITE_FILE}")
-
-
 def _check_run_dir(run_dir: Path, info: RunInfo, base_text: str, explicit_storage: bool) -> None:
     """An existing run directory must hold the same study: base, budget, name, storage, space.
 
@@ -221,9 +215,9 @@ def _check_run_dir(run_dir: Path, info: RunInfo, base_text: str, explicit_storag
         raise StudyInputError(f"{run_dir} holds study '{old.study_name}', not '{info.study_name}'; "
                               "use another --run-dir")
     same_storage = old.storage == info.storage or (
-        not explicit_storage and _is_run_dir_sqlite(old.storage))  # the run dir's own SQLite file (moved dir)
+        not explicit_storage and is_run_dir_sqlite(old.storage))  # the run dir's own SQLite file (moved dir)
     if not same_storage:
-        resume = "without --storage (it uses its own study.db)" if _is_run_dir_sqlite(old.storage) \
+        resume = "without --storage (it uses its own study.db)" if is_run_dir_sqlite(old.storage) \
             else f"with --storage {redact(old.storage)}"
         raise StudyInputError(f"{run_dir} holds study '{old.study_name}' stored in {redact(old.storage)}, not "
                               f"{redact(info.storage)}; resume it {resume}, or use another --run-dir")
