@@ -194,11 +194,19 @@ class TfliteDetector:
                              "leave this variant out (--variants) and report the error") from exc
 
     def __call__(self, x: np.ndarray) -> Detections:
+        """Detections for one preprocessed image, boxes clipped to the image.
+
+        The TFLite post-processing op (``TFLite_Detection_PostProcess``) leaves decoded boxes
+        unclipped (ymin -0.2 seen), whereas the OD API's own ``postprocess`` clips them to the
+        image window ([0, 1] for ``fixed_shape_resizer``); unclipped, a box that matches the
+        checkpoint's scores a lower IoU against the ground truth. So boxes are clipped here, as
+        an application using the file must do too.
+        """
         self._set_input(x)
         self._invoke()
         o = self.outputs
         n = int(round(float(_output(self.interpreter, o.num).reshape(-1)[0])))
-        boxes = _output(self.interpreter, o.boxes).reshape(-1, 4)[:n]
+        boxes = np.clip(_output(self.interpreter, o.boxes).reshape(-1, 4)[:n], 0.0, 1.0)
         scores = _output(self.interpreter, o.scores).reshape(-1)[:n]
         classes = _output(self.interpreter, o.classes).reshape(-1)[:n]
         return boxes, scores, classes
