@@ -40,6 +40,8 @@ class Attr:
     WORKER = "worker"                # "host:pid" of the process that ran it
     DEVICE = "device"                # CUDA_VISIBLE_DEVICES given to it ("" = inherited)
     RETRY_OF = "retry_of"            # number of the orphaned trial this one re-runs
+    STEPS = "steps_trained"          # training steps the trial ran (fewer than --steps when pruned or failed)
+    WALL_SECONDS = "wall_seconds"    # wall time of the trial's OD API processes, start to end
 
 
 def trial_dir_name(number: int) -> str:
