@@ -54,6 +54,7 @@ class TrialOutcome:
     last_checkpoint: str | None
     wall_seconds: float
     log_tail: str = ""
+    steps_trained: int = 0   # training steps run (all of them when completed; fewer when stopped or failed)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -76,6 +77,7 @@ class TrialOutcome:
             last_checkpoint=data.get("last_checkpoint"),
             wall_seconds=float(data.get("wall_seconds", 0.0)),
             log_tail=data.get("log_tail", ""),
+            steps_trained=int(data.get("steps_trained", 0)),
         )
 
 

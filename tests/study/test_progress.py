@@ -32,10 +32,12 @@ def test_status_line_shows_step_last_map_position_and_a_computed_eta() -> None:
     # mean duration 60 s: 2 trials not started (120 s) + trial 1's remaining 40 s
     assert progress.status_line() == "[study] 1/4 done | best mAP - | ETA 2m40s | trial 1: step 100/200 mAP 0.2500"
     clock.now += 50
-    progress.ended(1, "complete", 0.3)
+    progress.ended(1, "complete", 0.3, 200, 70.0)
     # durations 60 (history) and 70 s: mean 65 s for each of the 2 trials left
-    assert _lines(out)[-2:] == ["[trial 1] complete, mAP 0.3000",
-                                "[study] 2/4 done | best mAP 0.3000 (trial 1) | ETA 2m10s"]
+    assert _lines(out)[-3:] == ["[trial 1] complete, mAP 0.3000 after 200/200 steps, 1m10s",
+                                "[study] 2/4 done | best mAP 0.3000 (trial 1) | ETA 2m10s",
+                                "[compute] completed 1 (200 steps, 1m10s), pruned 0 (0 steps, 0m00s), failed 0 "
+                                "(0 steps, 0m00s); pruning saved nothing yet"]
 
 
 def test_eta_divides_by_jobs_and_waits_for_a_first_duration() -> None:
@@ -73,7 +75,20 @@ def test_an_interrupted_trial_is_not_counted_as_done() -> None:
     clock.now += 10
     progress.ended(1, "interrupted", None)
     assert progress.done == 1
-    assert _lines(out)[-1].startswith("[study] 1/3 done")
+    assert _lines(out)[-2].startswith("[study] 1/3 done")
     progress.started(2, SimpleNamespace(last_train_step=0, log_dir="logs"))
     progress.ended(2, "failed (nan)", None)
     assert progress.done == 2
+
+
+def test_the_compute_line_splits_steps_and_time_by_outcome_and_states_what_pruning_saved() -> None:
+    clock, out = FakeClock(), io.StringIO()
+    progress = Progress(total=4, done=0, steps=300, out=out, clock=clock)
+    for number, state, value, steps, seconds in [(0, "complete", 0.2, 300, 120.0), (1, "pruned", None, 150, 80.0),
+                                                 (2, "failed (nan)", None, 100, 50.0)]:
+        progress.started(number, SimpleNamespace(last_train_step=0, log_dir="logs"))
+        progress.ended(number, state, value, steps, seconds)
+    # steps saved are exact (300 - 150); time saved is the completed trial's 120 s minus the pruned one's 80 s
+    assert _lines(out)[-1] == ("[compute] completed 1 (300 steps, 2m00s), pruned 1 (150 steps, 1m20s), failed 1 "
+                               "(100 steps, 0m50s); pruning saved 150 steps (50% of the pruned trials' budget), "
+                               "~0m40s of wall time")

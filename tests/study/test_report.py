@@ -19,10 +19,11 @@ def _study(tmp_path) -> optuna.Study:
     study = optuna.create_study(study_name="r", storage=f"sqlite:///{tmp_path / 'r.db'}", direction="maximize")
     metrics = {"DetectionBoxes_Precision/mAP@.50IOU": 0.5}
     study.add_trial(create_trial(value=0.30, user_attrs={Attr.BASELINE: True, Attr.DIFF: [], Attr.BEST_STEP: 200,
-                                                         Attr.METRICS: metrics}))
+                                                         Attr.METRICS: metrics, Attr.STEPS: 200,
+                                                         Attr.WALL_SECONDS: 100.0}))
     study.add_trial(create_trial(value=0.35, params={"min_scale": 0.15}, distributions={"min_scale": _D},
                                  user_attrs={
-        Attr.BEST_STEP: 100, Attr.DIFF: [[MIN_SCALE, 0.1, 0.1523456]]}))
+        Attr.BEST_STEP: 100, Attr.DIFF: [[MIN_SCALE, 0.1, 0.1523456]], Attr.STEPS: 200, Attr.WALL_SECONDS: 125.0}))
     long_diff = [[L2.format("feature_extractor"), 4e-05, 1.8924123e-06],
                  [L2.format("box_predictor.convolutional_box_predictor"), 4e-05, 1.8924123e-06],
                  [AUG.format("random_horizontal_flip"), "{ }", None],
@@ -37,6 +38,9 @@ def _study(tmp_path) -> optuna.Study:
     study.add_trial(create_trial(state=TrialState.FAIL, params={"iou": 1.7}, distributions={"iou": _D}, user_attrs={
         Attr.FAILURE: "config", Attr.REASON: "params.iou = 1.7: out of range"}))
     study.add_trial(create_trial(state=TrialState.FAIL))  # failed by Optuna's heartbeat check
+    study.add_trial(create_trial(state=TrialState.PRUNED, params={"x": 0.5}, distributions={"x": _D},
+                                 intermediate_values={100: 0.01},
+                                 user_attrs={Attr.STEPS: 100, Attr.WALL_SECONDS: 70.0}))
     return study
 
 
@@ -51,12 +55,13 @@ def test_change_texts_are_short_and_deduplicated() -> None:
 
 
 def test_summary_lists_top_trials_against_the_baseline_with_their_diffs(tmp_path) -> None:
-    text = report.summary(_study(tmp_path))
+    text = report.summary(_study(tmp_path), steps=200)
     lines = text.splitlines()
-    assert lines[0].split() == ["trial", "mAP", "vs", "base", "mAP@.50", "best", "step", "changes"]
+    assert lines[0].split() == ["trial", "mAP", "vs", "base", "mAP@.50", "best", "step", "wall", "changes"]
     rows = {line.split()[0]: line for line in lines[2:5]}
     assert list(rows) == ["1", "2", "0"]  # by mAP, the baseline last
-    assert rows["1"].split()[:4] == ["1", "0.3500", "+0.0500", "-"] and rows["1"].endswith("min_scale 0.1->0.152")
+    assert rows["1"].split()[:6] == ["1", "0.3500", "+0.0500", "-", "100", "2m05s"]
+    assert rows["1"].endswith("min_scale 0.1->0.152")
     assert rows["0"].split()[:5] == ["0", "(base)", "0.3000", "+0.0000", "0.5000"]
     assert rows["0"].endswith("(base config)")
     assert "x=1" not in text, "the recorded diff is shown, not the Optuna params"
@@ -69,7 +74,14 @@ def test_summary_lists_top_trials_against_the_baseline_with_their_diffs(tmp_path
                    "-cosine_decay_learning_rate", "aspect_ratios [1,2,0.5]->[1,2,0.5,4,0.25]", "batch_size 16->32"):
         assert change in details
     assert details.count("weight 4e-05") == 1
-    assert "trials: 3 complete, 2 fail" in text
+    assert "trials: 3 complete, 2 fail, 1 pruned" in text
+    compute = text[text.index("compute:"):].splitlines()
+    assert compute[0] == "compute: 500 steps, 4m55s of trial wall time over 6 trials"
+    assert compute[1].split() == ["completed", "3", "trials", "400", "steps", "3m45s"]
+    assert compute[2].split() == ["pruned", "1", "trials", "100", "steps", "1m10s"]
+    assert compute[3].split() == ["failed", "2", "trials", "0", "steps", "0m00s"]
+    # median completed wall 100 s (100, 125 and trial 2, which records none: 0 s); the pruned trial took 70 s
+    assert compute[4] == "  pruning saved 100 steps (50% of the pruned trials' budget), ~0m30s of wall time"
     assert "  trial 3 failed (config): params.iou = 1.7: out of range" in text
     assert "  trial 4 failed (orphaned): its worker stopped sending heartbeats" in text
     assert text.splitlines()[-1] == "best: trial 1, mAP 0.3500 (+0.0500 vs baseline 0.3000)"

@@ -49,7 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", help="Optuna RDB URL (default: SQLite file in the run directory)")
     p.add_argument("--run-dir", help="default: runs/<study name>")
     p.add_argument("--sampler", default="tpe", choices=("tpe", "random"))
-    p.add_argument("--pruner", default="median", choices=("median", "hyperband", "none"))
+    p.add_argument("--pruner", default="auto", choices=("auto", "median", "hyperband", "none"),
+                   help="auto (default): median pruning when the study's shape leaves room for it (at least "
+                        "2 evaluations between the warm-up and the last step), else none, said at start")
+    p.add_argument("--prune-after", type=float, metavar="F",
+                   help="warm-up: never prune before this fraction of --steps (default 0.5)")
+    p.add_argument("--prune-min-trials", type=int, metavar="N",
+                   help="never prune before N trials have completed (default 4)")
     p.add_argument("--jobs", type=int, default=1, help="trials at once on this machine")
     p.add_argument("--devices", default="", help="comma-separated CUDA devices, one per job (e.g. 0,1)")
     p.add_argument("--seed", type=int, help="sampler seed")
@@ -89,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         label_map=args.label_map, fine_tune_checkpoint=args.fine_tune_checkpoint, steps=args.steps,
         eval_every=args.eval_every, n_trials=args.n_trials, timeout=args.timeout,
         trial_timeout=args.trial_timeout, study_name=args.study_name,
-        storage=args.storage, run_dir=args.run_dir, sampler=args.sampler, pruner=args.pruner, jobs=args.jobs,
+        storage=args.storage, run_dir=args.run_dir, sampler=args.sampler, pruner=args.pruner,
+        prune_after=args.prune_after, prune_min_trials=args.prune_min_trials, jobs=args.jobs,
         devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()), seed=args.seed)
     prepared = None
     try:

@@ -20,6 +20,7 @@ from tuner.config.errors import ConfigError
 from tuner.data.demo import DataError, prepare_config, resolve_base
 from tuner.runinfo import (BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, is_run_dir_sqlite,
                            sqlite_path, sqlite_url)
+from tuner.study.pruning import PrunerKind, PruningError, PruningPlan, plan
 from tuner.study.storage import StorageError, open_storage, redact
 from tuner.trial import TrialSpec, TrialSpecError
 
@@ -49,7 +50,9 @@ class StudySettings:
     storage: str | None = None
     run_dir: str | None = None
     sampler: str = "tpe"
-    pruner: str = "median"
+    pruner: str = "auto"
+    prune_after: float | None = None
+    prune_min_trials: int | None = None
     jobs: int = 1
     devices: tuple[str, ...] = ()
     seed: int | None = None
@@ -67,6 +70,7 @@ class Prepared:
     base_text: str
     space: spacemod.SearchSpace
     note: str
+    pruning: PruningPlan
 
 
 def _check_settings(s: StudySettings) -> None:
@@ -82,8 +86,10 @@ def _check_settings(s: StudySettings) -> None:
         raise StudyInputError(f"--jobs {s.jobs} needs at least {s.jobs} --devices (got {','.join(s.devices)})")
     if s.sampler not in ("tpe", "random"):
         raise StudyInputError(f"--sampler must be tpe or random (got {s.sampler!r})")
-    if s.pruner not in ("median", "hyperband", "none"):
-        raise StudyInputError(f"--pruner must be median, hyperband or none (got {s.pruner!r})")
+    try:
+        PrunerKind.parse(s.pruner)
+    except PruningError as exc:
+        raise StudyInputError(str(exc)) from None
 
 
 def prepare(settings: StudySettings) -> Prepared:
@@ -97,6 +103,7 @@ def prepare(settings: StudySettings) -> Prepared:
     space_path = Path(s.space) if s.space else DEFAULT_SPACE
     try:
         TrialSpec("", Path("."), s.steps, s.eval_every).validate()
+        pruning = plan(s.pruner, s.steps, s.eval_every, prune_after=s.prune_after, min_trials=s.prune_min_trials)
         base_path = resolve_base(s.base)
         raw_base = cfgmod.load(base_path)
         space = spacemod.load_space(space_path)
@@ -111,7 +118,8 @@ def prepare(settings: StudySettings) -> Prepared:
             study_exists = _study_in_storage(s.storage, name)
         base_text, note = prepare_config(str(base_path), s.train_data, s.eval_data, s.label_map, steps=s.steps,
                                          fine_tune_checkpoint=s.fine_tune_checkpoint)
-    except (TrialSpecError, DataError, ConfigError, spacemod.SpaceError, StorageError, FileExistsError) as exc:
+    except (TrialSpecError, PruningError, DataError, ConfigError, spacemod.SpaceError, StorageError,
+            FileExistsError) as exc:
         raise StudyInputError(str(exc)) from None
     base_cfg = cfgmod.loads(base_text)
     reader = base_cfg.train_input_reader
@@ -126,7 +134,7 @@ def prepare(settings: StudySettings) -> Prepared:
     if had_trials and (study_exists is False or (not s.storage and not (run_dir / SQLITE_FILE).exists())):
         raise StudyInputError(f"{run_dir} holds trials of study '{name}', but {redact(info.storage)} has no such study "
                               f"(deleted?); start it again with another --run-dir, or delete {run_dir}")
-    return Prepared(s, info, run_dir, base_cfg, base_text, space, note)
+    return Prepared(s, info, run_dir, base_cfg, base_text, space, note, pruning)
 
 
 def _study_in_storage(url: str, name: str) -> bool:

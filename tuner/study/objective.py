@@ -39,7 +39,8 @@ class Listener:
 
     started: Callable[[int, Trial], None] = lambda number, trial: None
     evaluated: Callable[[int, int, float], None] = lambda number, step, value: None
-    ended: Callable[[int, str, float | None], None] = lambda number, state, value: None
+    #: (trial number, state, value or None, steps trained, wall seconds)
+    ended: Callable[[int, str, float | None, int, float], None] = lambda number, state, value, steps, seconds: None
 
 
 class DevicePool:
@@ -194,21 +195,22 @@ class Objective:
         return self._conclude(trial, outcome, pruned_at)
 
     def _conclude(self, trial: optuna.Trial, outcome: TrialOutcome, pruned_at: int | None) -> float:
+        spent = (outcome.steps_trained, outcome.wall_seconds)
         if pruned_at is not None:
-            self.listener.ended(trial.number, "pruned", None)
+            self.listener.ended(trial.number, "pruned", None, *spent)
             raise optuna.TrialPruned(f"pruned at step {pruned_at}")
         if outcome.status is Status.STOPPED:
             self._fail(trial, "interrupted", outcome.reason)
-            self.listener.ended(trial.number, "interrupted", None)
+            self.listener.ended(trial.number, "interrupted", None, *spent)
             raise Interrupted(outcome.reason)
         if outcome.status is Status.FAILED or outcome.best is None:
             failure = outcome.failure.value if outcome.failure else "crash"
             reason = outcome.reason if outcome.status is Status.FAILED else "no finite objective value"
             self._fail(trial, failure, reason)
-            self.listener.ended(trial.number, f"failed ({failure})", None)
+            self.listener.ended(trial.number, f"failed ({failure})", None, *spent)
             raise TrialFailed(f"trial {trial.number} failed ({failure}): {reason}")
         value = outcome.best.value(self.objective)
-        self.listener.ended(trial.number, "complete", value)
+        self.listener.ended(trial.number, "complete", value, *spent)
         return value
 
     @staticmethod
@@ -218,6 +220,8 @@ class Objective:
 
     @staticmethod
     def _record(trial: optuna.Trial, outcome: TrialOutcome) -> None:
+        trial.set_user_attr(Attr.STEPS, outcome.steps_trained)
+        trial.set_user_attr(Attr.WALL_SECONDS, outcome.wall_seconds)
         if outcome.best is not None:
             trial.set_user_attr(Attr.BEST_STEP, outcome.best.step)
             trial.set_user_attr(Attr.BEST_CHECKPOINT, outcome.best_checkpoint)

@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Callable, Sequence, TextIO
 
+from tuner.study.compute import ComputeTally, Spent
+from tuner.study.compute import duration as _duration
 from tuner.study.objective import Listener
 from tuner.trial import Trial
 
@@ -24,17 +26,12 @@ class _Running:
     last_map: float = math.nan
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 class Progress:
     """Prints study progress; use :meth:`listener` as the objective's listener."""
 
     def __init__(self, total: int | None, done: int, steps: int, jobs: int = 1, best: float | None = None,
                  best_number: int | None = None, out: TextIO = sys.stdout, interval: float = 30.0,
-                 history: Sequence[float] = (),
+                 history: Sequence[float] = (), compute: ComputeTally | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         """Nothing prints until an event arrives or the periodic status starts (``with``).
 
@@ -49,6 +46,8 @@ class Progress:
             interval: seconds between periodic status lines.
             history: wall times of trials that ran to their end in earlier runs (a resumed study
                 has an ETA before its first trial of this run ends).
+            compute: steps and wall time already spent (a resumed study); a ``[compute]`` line
+                follows the status line after each trial ends.
             clock: monotonic seconds (tests pass a fake clock).
         """
         self.total, self.done, self.steps, self.jobs = total, done, steps, max(1, jobs)
@@ -60,6 +59,7 @@ class Progress:
         self._running: dict[int, _Running] = {}
         self._durations: list[float] = []
         self._durations_full: list[float] = list(history)
+        self.compute = compute if compute is not None else ComputeTally(steps)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,8 +109,11 @@ class Progress:
                 self._running[number].last_map = value
         self._print(f"[trial {number}] step {step}/{self.steps}: mAP {value:.4f}")
 
-    def ended(self, number: int, state: str, value: float | None) -> None:
+    def ended(self, number: int, state: str, value: float | None, steps: int = 0, seconds: float = 0.0) -> None:
         with self._lock:
+            outcome = Spent.COMPLETED if state == "complete" else Spent.PRUNED if state == "pruned" else Spent.FAILED
+            self.compute.add(outcome, steps, seconds)
+            compute_line = self.compute.line()
             running = self._running.pop(number, None)
             if running:
                 self._durations.append(self.clock() - running.started)
@@ -121,8 +124,10 @@ class Progress:
             if value is not None and (self.best is None or value > self.best):
                 self.best, self.best_number = value, number
         shown = f", mAP {value:.4f}" if value is not None else ""
-        self._print(f"[trial {number}] {state}{shown}")
+        spent = f" after {steps}/{self.steps} steps, {_duration(seconds)}" if seconds else ""
+        self._print(f"[trial {number}] {state}{shown}{spent}")
         self._print(self.status_line())
+        self._print(compute_line)
 
     def listener(self) -> Listener:
         return Listener(started=self.started, evaluated=self.evaluated, ended=self.ended)

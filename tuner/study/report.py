@@ -11,6 +11,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner import events
 from tuner.runinfo import Attr
+from tuner.study.compute import ComputeTally, duration
 from tuner.study.storage import failure_class, redact
 
 #: Width of the "changes" column; each shown trial's full list of changes follows the table.
@@ -109,6 +110,11 @@ def _column(trial: FrozenTrial, width: int = CHANGES_WIDTH) -> str:
     return ", ".join(shown) + (", " if shown else "") + f"... (+{len(texts) - len(shown)} more)"
 
 
+def _wall(trial: FrozenTrial) -> str:
+    seconds = trial.user_attrs.get(Attr.WALL_SECONDS)
+    return duration(float(seconds)) if isinstance(seconds, (int, float)) else "-"
+
+
 def baseline(study: optuna.Study) -> FrozenTrial | None:
     """The completed baseline trial (the most recent one if it was re-run)."""
     found = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -122,9 +128,10 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
     return max(complete, key=lambda t: t.value) if complete else None  # type: ignore[arg-type, return-value]
 
 
-def summary(study: optuna.Study, top: int = 5) -> str:
+def summary(study: optuna.Study, top: int = 5, steps: int | None = None) -> str:
     """A text table of the best ``top`` trials and the baseline, each trial's config changes
-    against the baseline, and the counts by state."""
+    against the baseline, the counts by state, and (given ``steps``, the study's steps per
+    trial) the compute spent by outcome and what pruning saved."""
     trials = study.get_trials(deepcopy=False)
     complete = sorted((t for t in trials if t.state is TrialState.COMPLETE and t.value is not None),
                       key=lambda t: t.value, reverse=True)  # type: ignore[arg-type, return-value]
@@ -133,10 +140,10 @@ def summary(study: optuna.Study, top: int = 5) -> str:
     shown = complete[:top]
     if base is not None and base not in shown:
         shown.append(base)
-    header = ("trial", "mAP", "vs base", "mAP@.50", "best step", "changes")
+    header = ("trial", "mAP", "vs base", "mAP@.50", "best step", "wall", "changes")
     rows = [(str(t.number) + (" (base)" if t.user_attrs.get(Attr.BASELINE) else ""), _fmt(_value(t)),
              _fmt(_value(t) - base_value, signed=True), _fmt(_metric(t, events.MAP50)),
-             str(t.user_attrs.get(Attr.BEST_STEP, "-")), _column(t)) for t in shown]
+             str(t.user_attrs.get(Attr.BEST_STEP, "-")), _wall(t), _column(t)) for t in shown]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
              "  ".join("-" * w for w in widths)]
@@ -158,6 +165,8 @@ def summary(study: optuna.Study, top: int = 5) -> str:
         reason = str(t.user_attrs.get(Attr.REASON, "") if Attr.FAILURE in t.user_attrs
                      else "its worker stopped sending heartbeats")
         lines.append(f"  trial {t.number} failed ({failure_class(t)}): {reason[:150]}")
+    if steps is not None:
+        lines += ComputeTally.from_trials(trials, steps).lines()
     if complete and base is not None:
         best = complete[0]
         lines.append(f"best: trial {best.number}, mAP {_fmt(_value(best))} "

@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 from tuner.config.io import write_text_atomic
 from tuner.runinfo import BASE_CONFIG_FILE
 from tuner.study import report
+from tuner.study.compute import ComputeTally
 from tuner.study.inputs import DEFAULT_SPACE, Prepared, StudyInputError, StudySettings, prepare
 from tuner.study.objective import DevicePool, Interrupted, Objective
 from tuner.study.progress import Progress
@@ -45,17 +46,12 @@ def worker_seed(seed: int, *, trials_before: int, worker: int, process: int = 0)
 
 
 def _sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
+    """The sampler named ``name`` (checked by :func:`prepare`; an unknown name is a bug)."""
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=3)
-
-
-def _pruner(name: str, steps: int, eval_every: int) -> optuna.pruners.BasePruner:
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=eval_every, max_resource=steps)
-    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=3)
+    raise ValueError(f"unknown sampler {name!r}")
 
 
 def _durations(study: optuna.Study) -> list[float]:
@@ -86,11 +82,12 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
     if not (run_dir / BASE_CONFIG_FILE).exists():  # base.config last: it marks a complete run directory
         info.save(run_dir)
         write_text_atomic(run_dir / BASE_CONFIG_FILE, prepared.base_text)
-    study, created = create_or_load(info.study_name, storage, _sampler(s.sampler, s.seed),
-                                    _pruner(s.pruner, s.steps, s.eval_every))
+    pruner = prepared.pruning.build()
+    study, created = create_or_load(info.study_name, storage, _sampler(s.sampler, s.seed), pruner)
     storage.remove_session()
     if prepared.note:
         print(prepared.note, file=out)
+    print(prepared.pruning.note or prepared.pruning.describe(), file=out)
     trials_before = 0 if created else len(study.get_trials(deepcopy=False))
     rerun = recover(study)
     done = count_finished(study)
@@ -100,14 +97,14 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
     remaining = None if s.n_trials is None else max(0, s.n_trials - done)
     best_trial = report.best_trial(study)
     progress = Progress(s.n_trials, done, s.steps, s.jobs, best=best_trial.value if best_trial else None,
-                        best_number=best_trial.number if best_trial else None, out=out, history=_durations(study))
+                        best_number=best_trial.number if best_trial else None, out=out, history=_durations(study),
+                        compute=ComputeTally.from_trials(study.get_trials(deepcopy=False), s.steps))
     threads = max(1, (os.cpu_count() or 2) // s.jobs) if s.jobs > 1 else 0
     objective = Objective(base_cfg=prepared.base_cfg, space=prepared.space, run_dir=run_dir, steps=s.steps,
                           eval_every=s.eval_every, objective=s.objective,
                           devices=DevicePool(list(s.devices) or None, jobs=s.jobs), threads=threads,
                           trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True)
 
-    pruner = _pruner(s.pruner, s.steps, s.eval_every)
     opened = [0]
     opened_lock = threading.Lock()
 
@@ -140,7 +137,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-    print("\n" + report.summary(study), file=out)
+    print("\n" + report.summary(study, steps=s.steps), file=out)
     print(f"\ninspect it: {report.dashboard_command(info.storage)}", file=out)
     print(f"curves of every trial: tensorboard --logdir {run_dir}", file=out)
     if interrupted.is_set():

@@ -341,10 +341,12 @@ class Trial:
         if names:
             retention.retain(self.model_dir, keep)
         log_name = self._first_failed or "train"
+        trained = self.spec.steps if status is Status.COMPLETED else max(
+            [self.last_train_step, *(e.step for e in landed)])
         outcome = TrialOutcome(
             status=status, failure=failure[0] if failure else None, reason=reason,
             evaluations=tuple(landed), best=best, best_checkpoint=best.checkpoint if best else None,
-            last_checkpoint=last, wall_seconds=round(wall, 2),
+            last_checkpoint=last, wall_seconds=round(wall, 2), steps_trained=trained,
             log_tail=_tail(self.log_dir / f"{log_name}.log") if status is Status.FAILED else "")
         write_json_atomic(self.trial_dir / RESULT_FILE, outcome.to_json())
         return outcome
