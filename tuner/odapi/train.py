@@ -9,9 +9,12 @@ settings the tuner relies on:
 * the inner training loop (``num_steps_per_iteration``) divides the checkpoint interval, so
   checkpoints land exactly on multiples of it and losses are logged often enough to catch
   a diverging run early;
+* ``train_config.update_trainable_variables`` / ``freeze_variables`` honoured as the TF1 trainer
+  did (``model_lib_v2`` ignores them; :mod:`tuner.odapi.freeze`), with a ``FREEZE:`` log line;
 * a ``DONE`` marker written atomically in ``model_dir/train`` when training returns normally.
 
-Exit codes: 0 done; 3 the OD API rejected the config; 4 out of memory; other non-zero: crash
+Exit codes: 0 done; 3 the OD API rejected the config (or its freeze patterns match no variable
+or freeze them all); 4 out of memory; other non-zero: crash
 (see the log).
 """
 from __future__ import annotations
@@ -58,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tensorflow as tf
     from google.protobuf import text_format
     from object_detection import model_lib_v2
+    from object_detection.utils import config_util
+
+    from tuner.odapi.freeze import FreezeError, TrainableFilter
 
     # Flush training summaries every 2 s (TF's default is 120 s): the trial watches the loss in
     # them to stop a diverging run, and shows the step, so they must reach the disk promptly.
@@ -67,18 +73,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_before = tf.train.latest_checkpoint(str(model_dir))
     try:
-        model_lib_v2.train_loop(
-            pipeline_config_path=args.config,
-            model_dir=str(model_dir),
-            train_steps=args.steps,
-            checkpoint_every_n=args.checkpoint_every,
-            checkpoint_max_to_keep=args.steps // args.checkpoint_every + 2,
-            num_steps_per_iteration=inner_steps(args.checkpoint_every),
-            record_summaries=True,
-        )
+        train_config = config_util.get_configs_from_pipeline_file(args.config)["train_config"]
+        with TrainableFilter.from_train_config(train_config):
+            model_lib_v2.train_loop(
+                pipeline_config_path=args.config,
+                model_dir=str(model_dir),
+                train_steps=args.steps,
+                checkpoint_every_n=args.checkpoint_every,
+                checkpoint_max_to_keep=args.steps // args.checkpoint_every + 2,
+                num_steps_per_iteration=inner_steps(args.checkpoint_every),
+                record_summaries=True,
+            )
     except tf.errors.ResourceExhaustedError as exc:
         print(f"OUT_OF_MEMORY: {exc}", file=sys.stderr, flush=True)
         return EXIT_OUT_OF_MEMORY
+    except FreezeError as exc:
+        # Found when the first train step is traced, after the step-0 checkpoint: still the config.
+        print(f"CONFIG_REJECTED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG_REJECTED
     except (text_format.ParseError, *CONFIG_ERRORS) as exc:
         # The OD API's builders raise these for configs they cannot build. Raised before the
         # step-0 checkpoint exists, they mean the config was rejected; later, a crash.

@@ -1,7 +1,8 @@
 """Search spaces: YAML files mapping config paths and semantic knobs to distributions.
 
 Parsed and range-checked by :mod:`.model`, validated against a base config and sampled with
-Optuna by :mod:`.apply`; knobs (coupled edits) live in :mod:`.knobs`.
+Optuna by :mod:`.apply`; knobs (coupled edits) live in :mod:`.knobs`, the backbone variable patterns
+the ``freeze`` knob writes in :mod:`.backbones`.
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from tuner import config as cfgmod
 from tuner.config.errors import ConfigValueError
+from tuner.space.backbones import BACKBONE_PATTERNS, backbone_patterns
 
 Apply = Callable[[Any, Any], None]
 
@@ -68,6 +69,42 @@ def set_matcher_iou(cfg: Any, value: Any) -> None:
     cfgmod.set_value(cfg, "model.ssd.matcher.argmax_matcher.unmatched_threshold", float(value))
 
 
+FREEZE_CHOICES = ("none", "backbone")
+
+
+def set_freeze(cfg: Any, value: Any) -> None:
+    """What a fine-tuning run freezes: ``none`` clears ``train_config.freeze_variables``;
+    ``backbone`` sets it to the regexes of the SSD Keras extractor's backbone
+    (:mod:`tuner.space.backbones`), so only the feature-map/FPN layers and the box predictor train.
+
+    Usable only when the base config sets ``train_config.fine_tune_checkpoint``: freezing randomly
+    initialised weights trains nothing useful. odapi-tuner's trainer honours the field
+    (:mod:`tuner.odapi.freeze`); the OD API's own TF2 trainer ignores it.
+    """
+    choice = str(value).strip().lower()
+    if choice not in FREEZE_CHOICES:
+        raise KnobError(f"knob 'freeze' takes none or backbone (got {value!r})", path="freeze",
+                        fix="use choices: [none, backbone]")
+    if not cfg.train_config.fine_tune_checkpoint:
+        raise KnobError("knob 'freeze' needs a fine-tune checkpoint, and train_config.fine_tune_checkpoint is not "
+                        "set: it would freeze randomly initialised weights",
+                        path="train_config.fine_tune_checkpoint",
+                        fix="set train_config.fine_tune_checkpoint (and fine_tune_checkpoint_type) in the base "
+                            "config, or remove the freeze entry from the space")
+    kind = cfg.model.WhichOneof("model")
+    extractor = cfg.model.ssd.feature_extractor.type if kind == "ssd" else ""
+    patterns = backbone_patterns(extractor)
+    if patterns is None:
+        model = f"an SSD with feature extractor {extractor!r}" if kind == "ssd" else f"a {kind} model"
+        raise KnobError(f"knob 'freeze' knows the backbones of the SSD Keras feature extractors only; the config "
+                        f"has {model}", path="model.ssd.feature_extractor.type" if kind == "ssd" else "model",
+                        fix=f"use one of {', '.join(BACKBONE_PATTERNS)}, or set train_config.freeze_variables "
+                            "in the base config instead")
+    cfg.train_config.ClearField("freeze_variables")
+    if choice == "backbone":
+        cfg.train_config.freeze_variables.extend(patterns)
+
+
 def set_batch_size(cfg: Any, value: Any) -> None:
     cfgmod.set_value(cfg, "train_config.batch_size", int(value))
 
@@ -92,6 +129,7 @@ KNOBS: dict[str, Apply] = {
     "momentum": set_momentum,
     "batch_size": set_batch_size,
     "matcher_iou": set_matcher_iou,
+    "freeze": set_freeze,
 }
 
 AUGMENTATION_FIELD = "train_config.data_augmentation_options"
