@@ -130,6 +130,11 @@ def test_manual_and_constant_schedules(ready):
 
 def test_fine_tune_checkpoint_without_type_and_reverse(ready):
     set_value(ready, "train_config.fine_tune_checkpoint", "/ckpt/model.ckpt-1")
+    finding, version = lint(ready)
+    assert (version.severity, version.path) == (Severity.ERROR, "train_config.fine_tune_checkpoint_version")
+    assert "the TF2 trainer refuses it ('Checkpoint version should be V2')" in version.message
+    assert version.fix == "set train_config.fine_tune_checkpoint_version=V2 (TF2 checkpoints are all V2)"
+    set_value(ready, "train_config.fine_tune_checkpoint_version", "V2")
     (finding,) = lint(ready)
     assert (finding.severity, finding.path) == (Severity.ERROR, "train_config.fine_tune_checkpoint_type")
     assert "silently assumes 'classification'" in finding.message
@@ -143,6 +148,38 @@ def test_fine_tune_checkpoint_without_type_and_reverse(ready):
     (finding,) = lint(ready)
     assert (finding.severity, finding.path) == (Severity.WARNING, "train_config.fine_tune_checkpoint")
     assert "starts from scratch" in finding.message
+
+
+def test_freeze_and_update_trainable_variables_are_said_to_be_honoured(ready):
+    set_value(ready, "train_config.fine_tune_checkpoint", "/ckpt/ckpt-3")
+    set_value(ready, "train_config.fine_tune_checkpoint_type", "detection")
+    set_value(ready, "train_config.fine_tune_checkpoint_version", "V2")
+    set_value(ready, "train_config.freeze_variables", ["^Conv1/"])
+    set_value(ready, "train_config.update_trainable_variables", ["FeatureMaps", "^BoxPredictor/"])
+    findings = lint(ready)
+    assert [(f.severity, f.path) for f in findings] == [
+        (Severity.WARNING, "train_config.update_trainable_variables"),
+        (Severity.WARNING, "train_config.freeze_variables")]
+    for finding in findings:
+        assert "odapi-tuner's trainer (python -m tuner.odapi.train) honours it as the TF1 trainer did" \
+            in finding.message
+        assert "model_main_tf2.py) ignores it and trains every variable" in finding.message
+        assert finding.fix == "train with odapi-tuner; with model_main_tf2.py expect every variable to train"
+    assert not has_errors(findings)
+
+
+def test_freezing_without_a_fine_tune_checkpoint_and_bad_regexes(ready):
+    set_value(ready, "train_config.freeze_variables", ["^Conv1/", "block_(\\d+"])
+    findings = _by_path(lint(ready))
+    assert set(findings) == {"train_config.freeze_variables[1]", "train_config.freeze_variables"}
+    bad = findings["train_config.freeze_variables[1]"]
+    assert bad.severity is Severity.ERROR and "'block_(\\\\d+' is not a valid regex" in bad.message
+    unloaded = findings["train_config.freeze_variables"]
+    assert unloaded.severity is Severity.WARNING
+    assert unloaded.message.startswith("freeze_variables is set without a fine_tune_checkpoint: it freezes "
+                                       "randomly initialised weights (odapi-tuner's trainer")
+    assert unloaded.fix == ("set train_config.fine_tune_checkpoint (and fine_tune_checkpoint_type) or remove "
+                            "train_config.freeze_variables")
 
 
 def test_ssd_aspect_ratios_without_one(ready):

@@ -83,6 +83,7 @@ def test_a_fine_tune_checkpoint_is_checked_and_set(tmp_path, demo_data, small_ba
     assert "fine_tune_checkpoint" not in zoo.note
     own = prepare(StudySettings(base=str(small_base), fine_tune_checkpoint=str(prefix), run_dir=str(tmp_path / "r")))
     assert own.base_cfg.train_config.fine_tune_checkpoint_type == "detection"
+    assert own.base_cfg.train_config.fine_tune_checkpoint_version == 2  # V2: the TF2 trainer refuses V1
 
 
 def test_a_run_dir_of_another_storage_is_refused(tmp_path, small_base, space) -> None:

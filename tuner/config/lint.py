@@ -8,6 +8,7 @@ schedule rules live in :mod:`.lint_schedule`; findings and the rule context in :
 from __future__ import annotations
 
 import os
+import re
 from typing import Iterable, Iterator
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -146,6 +147,10 @@ def _ranges(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
         yield error(exc.path, message, exc.fix or "give a value in range")
 
 
+#: ``train_pb2.CheckpointVersion.V2``: the only checkpoint version the TF2 trainer loads.
+V2 = 2
+
+
 def _fine_tune(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
     train = cfg.train_config
     if train.fine_tune_checkpoint and not train.fine_tune_checkpoint_type:
@@ -155,11 +160,43 @@ def _fine_tune(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
                      "fine_tune_checkpoint is set without fine_tune_checkpoint_type; the trainer "
                      f"silently assumes {implied!r}",
                      'set train_config.fine_tune_checkpoint_type="detection" (or "classification")')
+    if train.fine_tune_checkpoint and train.fine_tune_checkpoint_version != V2:
+        yield error("train_config.fine_tune_checkpoint_version",
+                    "fine_tune_checkpoint_version is V1 (the default when unset); the TF2 trainer refuses it "
+                    "('Checkpoint version should be V2') before the first step",
+                    "set train_config.fine_tune_checkpoint_version=V2 (TF2 checkpoints are all V2)")
     if train.fine_tune_checkpoint_type and not train.fine_tune_checkpoint:
         yield warning("train_config.fine_tune_checkpoint",
                       f"fine_tune_checkpoint_type {train.fine_tune_checkpoint_type!r} is set but "
                       "there is no fine_tune_checkpoint; training starts from scratch",
                       "set train_config.fine_tune_checkpoint or remove the type")
+
+
+def _trainable_filters(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
+    """update_trainable_variables / freeze_variables: valid regexes, honoured by our trainer only,
+    and meant for fine-tuning."""
+    train = cfg.train_config
+    for name in ("update_trainable_variables", "freeze_variables"):
+        patterns = list(getattr(train, name))
+        if not patterns:
+            continue
+        path = f"train_config.{name}"
+        for i, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                yield error(f"{path}[{i}]", f"{pattern!r} is not a valid regex ({exc}): the trainer rejects "
+                                            "the config", "write a Python regex, e.g. '^BoxPredictor/'")
+        honoured = ("odapi-tuner's trainer (python -m tuner.odapi.train) honours it as the TF1 trainer did, "
+                    "updating only the selected variables; the OD API's own TF2 trainer (model_main_tf2.py) "
+                    "ignores it and trains every variable")
+        if train.fine_tune_checkpoint:
+            yield warning(path, f"{name} is set: {honoured}",
+                          "train with odapi-tuner; with model_main_tf2.py expect every variable to train")
+        else:
+            yield warning(path, f"{name} is set without a fine_tune_checkpoint: it freezes randomly initialised "
+                                f"weights ({honoured})",
+                          f"set train_config.fine_tune_checkpoint (and fine_tune_checkpoint_type) or remove {path}")
 
 
 def _aspect_ratios(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -235,7 +272,7 @@ def _batch_size(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
 RULES: tuple[Rule, ...] = (_sections, _placeholders, _missing_files, _eval_label_map, _num_classes,
                            _ranges, lint_schedule.cosine, lint_schedule.warmup,
                            lint_schedule.manual_steps, lint_schedule.decay_shape, _fine_tune,
-                           _aspect_ratios, _matcher, _deprecated, _batch_size)
+                           _trainable_filters, _aspect_ratios, _matcher, _deprecated, _batch_size)
 
 
 def lint(cfg: Config, *, base_dir: PathLike | None = None, check_files: bool = True) -> list[Finding]:

@@ -17,7 +17,7 @@ from typing import Any
 from tuner import config as cfgmod
 from tuner import events, paths, space as spacemod
 from tuner.config.errors import ConfigError
-from tuner.data.demo import DataError, prepare_config, resolve_base
+from tuner.data.demo import DataError, prepare_config, resolve_base, set_fine_tune_checkpoint
 from tuner.runinfo import (BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, is_run_dir_sqlite,
                            sqlite_path, sqlite_url)
 from tuner.study.pruning import PrunerKind, PruningError, PruningPlan, plan
@@ -107,6 +107,7 @@ def prepare(settings: StudySettings) -> Prepared:
         base_path = resolve_base(s.base)
         raw_base = cfgmod.load(base_path)
         space = spacemod.load_space(space_path)
+        set_fine_tune_checkpoint(raw_base, s.fine_tune_checkpoint)  # a space may depend on it (knob freeze)
         spacemod.validate(space, raw_base)
         space_sha256 = _sha256(space_path)
         name = s.study_name or base_path.stem
