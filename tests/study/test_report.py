@@ -6,6 +6,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from tuner.runinfo import Attr
+from tuner.space.backbones import BACKBONE_PATTERNS
 from tuner.study import report
 
 MIN_SCALE = "model.ssd.anchor_generator.ssd_anchor_generator.min_scale"
@@ -49,9 +50,11 @@ def test_change_texts_are_short_and_deduplicated() -> None:
         [MIN_SCALE, 0.1, 0.1523456], [L2.format("a"), 4e-05, 1e-05], [L2.format("b"), 4e-05, 1e-05],
         [AUG.format("ssd_random_crop"), None, "{ }"], [AUG.format("random_horizontal_flip"), "{ }", None],
         [AUG.format("random_adjust_brightness"), None, "{ max_delta: 0.3302606 }"],
-        ["train_config.optimizer.use_moving_average", False, True]])
+        ["train_config.optimizer.use_moving_average", False, True],
+        ["train_config.freeze_variables", None, list(BACKBONE_PATTERNS["ssd_mobilenet_v2_keras"])]])
     assert texts == ["min_scale 0.1->0.152", "weight 4e-05->1e-05", "+ssd_random_crop", "-random_horizontal_flip",
-                     "+random_adjust_brightness{max_delta: 0.33}", "use_moving_average false->true"]
+                     "+random_adjust_brightness{max_delta: 0.33}", "use_moving_average false->true",
+                     "+freeze_variables[backbone]"]
 
 
 def test_summary_lists_top_trials_against_the_baseline_with_their_diffs(tmp_path) -> None:

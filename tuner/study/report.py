@@ -12,6 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tuner import events
 from tuner.runinfo import Attr
 from tuner.study.compute import ComputeTally, duration
+from tuner.space.backbones import BACKBONE_PATTERNS
 from tuner.study.storage import failure_class, redact
 
 #: Width of the "changes" column; each shown trial's full list of changes follows the table.
@@ -37,9 +38,15 @@ def _fmt(value: float, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
+#: Regexes written by the ``freeze`` knob, shown by what they mean.
+_KNOWN_PATTERNS = {pattern: "backbone" for patterns in BACKBONE_PATTERNS.values() for pattern in patterns}
+
+
 def _short(value: Any) -> str:
     """A compact form of a config value: floats to 3 significant digits, lists and message
-    text likewise."""
+    text likewise; a backbone regex of the ``freeze`` knob as ``backbone``."""
+    if isinstance(value, str) and value in _KNOWN_PATTERNS:
+        return _KNOWN_PATTERNS[value]
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
