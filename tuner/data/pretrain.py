@@ -111,8 +111,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def pretrain(out: Path, steps: int, work: Path, eval_every: int | None = None) -> PretrainResult:
-    """Generate the pretraining data, train, export; publish ``out`` atomically.
+def pretrain(out: Path, steps: int, work: Path, eval_every: int | None = None,
+             spec: shapes.DatasetSpec = PRETRAIN_SPEC) -> PretrainResult:
+    """Generate the pretraining data (``spec``), train, export; publish ``out`` atomically.
 
     Raises:
         RuntimeError: the training trial did not complete, or the export failed.
@@ -120,7 +121,7 @@ def pretrain(out: Path, steps: int, work: Path, eval_every: int | None = None) -
     from tuner.trial import Trial, TrialSpec
 
     started = time.monotonic()
-    dataset = shapes.generate(work / "data", PRETRAIN_SPEC)
+    dataset = shapes.generate(work / "data", spec)
     every = eval_every or steps // 4
     trial_dir = work / "trial"
     if trial_dir.exists():
@@ -144,9 +145,9 @@ def pretrain(out: Path, steps: int, work: Path, eval_every: int | None = None) -
             "made_by": "python -m tuner.data.pretrain (make pretrain)",
             "date": datetime.date.today().isoformat(),
             "base_config": BASE_CONFIG.name,
-            "changes": {"num_classes": len(PRETRAIN_SPEC.classes),
+            "changes": {"num_classes": len(spec.classes),
                         "weighted_sigmoid_focal.alpha": PRETRAIN_FOCAL_ALPHA},
-            "dataset": dataclasses.asdict(PRETRAIN_SPEC),
+            "dataset": dataclasses.asdict(spec),
             "steps": steps,
             "metrics_at_last_step": {k: round(float(v), 4) for k, v in last.metrics.items()
                                      if k.startswith("DetectionBoxes")},
