@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo demo-tflite test doctor bench bench-search bench-pruning pretrain clean-demo
+.PHONY: setup demo demo-tflite test test-fast doctor bench bench-search bench-pruning pretrain clean-demo
 
 setup:
 	bash scripts/install.sh
@@ -25,6 +25,10 @@ demo-tflite: setup
 
 test: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Every test that needs no OD API training (the `odapi` marker is applied by the fixtures).
+test-fast: setup
+	$(PY) -m pytest tests -m "not odapi" $(PYTEST_ARGS)
 
 doctor: setup
 	$(PY) -m tuner.doctor

@@ -31,6 +31,15 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
         report.longrepr = f"skipped in CI, which must run every test (ODAPI_TUNER_CI=1): {reason}"
 
 
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """Mark every test that needs the real OD API (it uses the ``odapi`` fixture, directly or
+    through a fixture that trains, such as ``trained_trial``) as ``odapi``, so that
+    ``make test-fast`` (``-m "not odapi"``) runs the rest."""
+    for item in items:
+        if "odapi" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.odapi)
+
+
 def odapi_available() -> str | None:
     """None when the OD API stack is importable, else the reason it is not."""
     try:

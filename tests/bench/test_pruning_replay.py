@@ -8,7 +8,6 @@ for the first two). Trial 2 is the late bloomer: 0.0 at its first two evaluation
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
@@ -17,12 +16,12 @@ from pathlib import Path
 
 import optuna
 import pytest
+from benchload import load_bench
 from optuna.pruners import MedianPruner
 from optuna.trial import TrialState, create_trial
 
 from tuner.runinfo import SQLITE_FILE, RunInfo
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "pruning.py"
 STEPS = (100, 200, 300, 400, 500, 600)
 CURVES = (
     (0.10, 0.20, 0.30, 0.40, 0.50, 0.60),  # 0: steady            final 0.60 (3rd)
@@ -54,12 +53,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def bench() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_pruning", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("pruning")
 
 
 def _make_study(db: Path, curves=CURVES, *, fail_at: int | None = None, pruned: bool = False,
