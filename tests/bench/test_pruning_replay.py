@@ -17,7 +17,6 @@ from pathlib import Path
 import optuna
 import pytest
 from benchload import load_bench
-from optuna.pruners import MedianPruner
 from optuna.trial import TrialState, create_trial
 
 from tuner.runinfo import SQLITE_FILE, RunInfo

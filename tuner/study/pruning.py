@@ -171,7 +171,7 @@ def plan(requested: PrunerKind | str, steps: int, eval_every: int, *, prune_afte
         return PruningPlan(kind=PrunerKind.MEDIAN if kind is PrunerKind.AUTO else kind, decision_steps=points,
                            **common)  # type: ignore[arg-type]
     suggestion = suggest_eval_every(steps, after)
-    hint = f"--eval-every {suggestion}" if suggestion else f"more --steps or a smaller --prune-after"
+    hint = f"--eval-every {suggestion}" if suggestion else "more --steps or a smaller --prune-after"
     where = (f"{len(points)} evaluation{'s' if len(points) != 1 else ''} (step "
              f"{', '.join(map(str, points))})" if points else "no evaluation")
     shape = (f"with --steps {steps} --eval-every {eval_every} --prune-after {after:g} a trial has {where} between "
