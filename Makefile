@@ -43,7 +43,7 @@ bench-search: setup
 	$(PY) bench/search.py $(BENCH_SEARCH_ARGS)
 
 bench-pruning: setup
-	for d in runs/bench-search/*-s*/; do $(PY) bench/pruning.py --run-dir $$d; done
+	$(PY) bench/pruning.py $(foreach d,$(wildcard runs/bench-search/*-s*/),--run-dir $(d))
 
 # Re-make the bundled pretrained checkpoint the demo fine-tunes from (about 10 min on 2 cores).
 pretrain: setup

@@ -421,6 +421,56 @@ def to_json(data: StudyCurves, rows: Sequence[Row], skipped: Sequence[Skipped],
             "spearman": [dataclasses.asdict(c) for c in corr]}
 
 
+@dataclasses.dataclass(frozen=True)
+class PooledRow:
+    """One setting replayed over several studies (each in its own trial order), summed."""
+
+    setting: str
+    studies: int
+    trials: int
+    pruned: int
+    steps_saved: int
+    steps_trained: int
+    best_pruned_in: int
+    top_pruned: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def pool(results: Sequence[tuple[StudyCurves, Sequence[Row]]]) -> list[PooledRow]:
+    """Sum each setting's rows over studies (settings missing from a study are left out there)."""
+    names = list(dict.fromkeys(r.setting for _, rows in results for r in rows))
+    pooled = []
+    for name in names:
+        pairs = [(data, r) for data, rows in results for r in rows if r.setting == name]
+        pooled.append(PooledRow(name, len(pairs), sum(len(d.curves) for d, _ in pairs),
+                                sum(len(r.pruned_at) for _, r in pairs), sum(r.steps_saved for _, r in pairs),
+                                sum(d.steps_trained for d, _ in pairs), sum(r.best_pruned for _, r in pairs),
+                                sum(r.top_pruned for _, r in pairs)))
+    return pooled
+
+
+def render_pooled(studies: Sequence[StudyCurves], pooled: Sequence[PooledRow],
+                  corr: Sequence[tuple[str, Sequence[StepCorrelation]]]) -> str:
+    """The pooled table, and each study's rank correlations side by side by step."""
+    lines = [f"pooled over {len(studies)} studies (each replayed in its own trial order):"]
+    lines += [f"  {d.name}: {len(d.curves)} completed trials ({len(d.ignored)} ignored), {_evaluations(d)} "
+              f"evaluations each, steps {d.steps}, eval_every {d.eval_every}" for d in studies]
+    lines.append("")
+    lines += _table(("setting", "pruned", "steps saved", "best pruned", f"top-{TOP} pruned"),
+                    [(p.setting, f"{p.pruned}/{p.trials}",
+                      f"{p.steps_saved} ({100 * p.steps_saved / max(1, p.steps_trained):.1f}%)",
+                      f"{p.best_pruned_in}/{p.studies} studies", f"{p.top_pruned}/{TOP * p.studies}")
+                     for p in pooled])
+    steps = sorted({c.step for _, cs in corr for c in cs})
+    lines += ["", "Spearman rho of the value at a step with the final value, per study"]
+    lines += _table(("study", *map(str, steps)),
+                    [(name, *("-" if (m := next((c for c in cs if c.step == step), None)) is None or m.rho is None
+                              else f"{m.rho:+.2f}" for step in steps)) for name, cs in corr])
+    return "\n".join(lines)
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr (``error: ...``), exit code 2."""
 
@@ -432,7 +482,8 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     """Replays the pruner settings and prints the tables (or ``--json``); 2 on bad input."""
     parser = _Parser(prog="bench/pruning.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", help="run directory of a finished `--pruner none` study")
+    parser.add_argument("--run-dir", action="append",
+                        help="run directory of a finished `--pruner none` study; repeat it to pool several studies")
     parser.add_argument("--storage", help="Optuna storage URL (with --study)")
     parser.add_argument("--study", help="study name in --storage")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
@@ -444,16 +495,25 @@ def main(argv: list[str] | None = None) -> int:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        data = load(*resolve(args.run_dir, args.storage, args.study))
+        studies = [load(*resolve(run_dir, None, None)) for run_dir in args.run_dir] if args.run_dir else \
+            [load(*resolve(None, args.storage, args.study))]
     except ReplayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    rows, skipped = replay_all(data, settings())
-    corr = correlations(data)
+    reports = []
+    for data in studies:
+        rows, skipped = replay_all(data, settings())
+        reports.append((data, rows, skipped, correlations(data)))
+    if len(reports) == 1:
+        data, rows, skipped, corr = reports[0]
+        print(json.dumps(to_json(data, rows, skipped, corr), indent=1) if args.json else render(data, rows, skipped, corr))
+        return 0
+    pooled = pool([(data, rows) for data, rows, _, _ in reports])
     if args.json:
-        print(json.dumps(to_json(data, rows, skipped, corr), indent=1))
+        print(json.dumps({"studies": [to_json(*r) for r in reports], "pooled": [p.to_json() for p in pooled]},
+                         indent=1))
     else:
-        print(render(data, rows, skipped, corr))
+        print(render_pooled(studies, pooled, [(data.name, corr) for data, _, _, corr in reports]))
     return 0
 
 

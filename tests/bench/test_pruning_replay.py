@@ -200,3 +200,27 @@ def test_refuses_bad_input(bench, capsys, tmp_path, url):
     _expect_error(bench, capsys, [], "--run-dir DIR, or --storage URL with --study NAME")
     _expect_error(bench, capsys, ["--storage", url], "--storage and --study go together")
     _expect_error(bench, capsys, ["--run-dir", str(tmp_path), "--study", NAME], "--run-dir DIR, or --storage")
+
+
+def test_several_run_dirs_are_pooled(bench, capsys, tmp_path):
+    """Two copies of the study: every pooled count is twice the single study's."""
+    dirs = []
+    for name in ("a", "b"):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        _make_study(run_dir / SQLITE_FILE)
+        RunInfo(study_name=NAME, storage=f"sqlite:///{run_dir / SQLITE_FILE}", base="b.config", train_data="t",
+                eval_data="e", label_map="l", steps=600, eval_every=100, objective="mAP").save(run_dir)
+        dirs += ["--run-dir", str(run_dir)]
+    report = _run_json(bench, capsys, *dirs)
+    assert len(report["studies"]) == 2 and _fixed_rows(report["studies"][1]) == EXPECTED
+    pooled = {p["setting"]: p for p in report["pooled"]}
+    for setting, (pruned_at, saved, best, top) in EXPECTED.items():
+        row = pooled[setting]
+        assert (row["studies"], row["trials"], row["pruned"], row["steps_saved"], row["steps_trained"],
+                row["best_pruned_in"], row["top_pruned"]) == (2, 12, 2 * len(pruned_at), 2 * saved, 7200,
+                                                                2 * best, 2 * top), setting
+    assert bench.main(dirs) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("pooled over 2 studies (each replayed in its own trial order):")
+    assert "median w0% n2 (old default)     6/12    3000 (41.7%)  2/2 studies  2/6" in text
