@@ -55,7 +55,9 @@ def test_every_trial_records_its_steps_and_wall_time_and_the_summary_adds_them_u
     done, study = pruned_study
     baseline, variant = study.get_trials()
     assert baseline.user_attrs[Attr.STEPS] == 40
-    assert 20 <= variant.user_attrs[Attr.STEPS] < 40
+    # trained at least to its pruning evaluation; the trainer may have run ahead of the evaluator
+    # (all 40 steps on a busy machine: then pruning saved nothing, and the summary says so)
+    assert 20 <= variant.user_attrs[Attr.STEPS] <= 40
     assert baseline.user_attrs[Attr.WALL_SECONDS] > 0 and variant.user_attrs[Attr.WALL_SECONDS] > 0
     assert "[compute] completed 1 (40 steps, " in done.stdout
     saved = 40 - variant.user_attrs[Attr.STEPS]

@@ -161,7 +161,9 @@ def test_the_trainer_gets_a_checkpoint_schedule_that_never_deletes_a_queued_chec
     monkeypatch.setattr(tf.compat.v2.summary, "create_file_writer", tf.compat.v2.summary.create_file_writer)
     calls: list[dict] = []
     monkeypatch.setattr(model_lib_v2, "train_loop", lambda **kwargs: calls.append(kwargs))
-    code = train.main(["--config", "x.config", "--model-dir", str(tmp_path / "m"),
+    config = tmp_path / "x.config"  # read before training (freeze_variables): a real config
+    config.write_text((Path(__file__).resolve().parents[2] / "pipelines" / "ssd_mobilenet_v2_shapes.config").read_text())
+    code = train.main(["--config", str(config), "--model-dir", str(tmp_path / "m"),
                        "--steps", "3000", "--checkpoint-every", "100"])
     assert code == 0 and len(calls) == 1
     kwargs = calls[0]
