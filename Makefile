@@ -38,7 +38,10 @@ bench: setup
 	$(PY) bench/event_latency.py
 
 # Search quality (README "Search quality"): TPE vs random vs the baseline over 3 seeds on a
-# fresh shapes variant (about an hour on 2 cores), then the pruning replay of the same studies.
+# fresh shapes variant (about 70 min on 2 cores), then the pruning replay of the same studies.
+BENCH_SEARCH_ARGS ?= --seeds 0,1,2 --samplers tpe,random --n-trials 6 --steps 200 --eval-every 50 --pruner none \
+	--fine-tune-checkpoint pipelines/checkpoints/shapes_pretrained/ckpt --space pipelines/spaces/ssd_finetune.yaml \
+	--data-seed 1 --classes circle,triangle,pillar,ellipse --out runs/bench-search
 bench-search: setup
 	$(PY) bench/search.py $(BENCH_SEARCH_ARGS)
 

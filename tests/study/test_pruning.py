@@ -47,8 +47,10 @@ def test_auto_does_not_prune_a_study_with_too_few_evaluations_and_names_the_eval
     assert isinstance(plan.build(), optuna.pruners.NopPruner)
     assert plan.note.startswith("pruning off: with --steps 300 --eval-every 100 --prune-after 0.5 a trial has "
                                 "1 evaluation (step 200) between its warm-up (step 150) and its end")
-    assert "--eval-every 75 would allow it" in plan.note and "--pruner median" in plan.note
-    assert pruning.plan("auto", 300, 75).kind is PrunerKind.MEDIAN  # the suggestion holds
+    assert "--eval-every 50 would allow it" in plan.note and "--pruner median" in plan.note
+    assert pruning.plan("auto", 300, 50).kind is PrunerKind.MEDIAN  # the suggestion holds
+    # two decisions (200 steps every 50: 100, 150) are not enough either (the replay's shape)
+    assert pruning.plan("auto", 200, 50).kind is PrunerKind.NONE
 
 
 def test_an_explicit_pruner_prunes_as_asked_but_says_the_shape_is_thin() -> None:
@@ -90,8 +92,9 @@ def test_the_last_step_never_prunes() -> None:
 
 
 def test_suggest_eval_every_is_the_largest_divisor_giving_enough_decisions() -> None:
-    assert pruning.suggest_eval_every(300, 0.5) == 75
-    assert pruning.suggest_eval_every(200, 0.5) == 50
+    assert pruning.suggest_eval_every(300, 0.5) == 50
+    assert pruning.suggest_eval_every(200, 0.5) == 25
+    assert pruning.suggest_eval_every(300, 0.5, decisions=2) == 75
     assert pruning.suggest_eval_every(1, 0.5) is None
 
 

@@ -4,7 +4,8 @@ compute each trial spent is recorded and summed up.
 The baseline fine-tunes from the shared trained trial's checkpoint, so it detects something
 from its first evaluation; the one variant raises the NMS score threshold to 0.99, so it
 detects nothing and reads mAP 0.0 at every evaluation: hopeless from the start. With the
-default warm-up (half of 40 steps) it must still run to step 20 before it is pruned. The
+default warm-up (half of 40 steps) it must still run to step 20 before it is pruned (evaluated
+every 5 steps, so that --pruner auto has the 3 decisions it needs). The
 comparison set is lowered to one completed trial (``--prune-min-trials 1``) so that a
 two-trial study can prune at all; everything else is the default (``--pruner auto``).
 """
@@ -32,7 +33,7 @@ def pruned_study(tmp_path_factory, small_base, trained_trial):
     space = root / "space.yaml"
     space.write_text(HOPELESS_SPACE)
     run_dir = root / "run"
-    done = run_study("--base", str(small_base), "--space", str(space), "--steps", "40", "--eval-every", "10",
+    done = run_study("--base", str(small_base), "--space", str(space), "--steps", "40", "--eval-every", "5",
                      "--n-trials", "2", "--prune-min-trials", "1", "--study-name", "prune-test",
                      "--fine-tune-checkpoint", str(trial.model_dir / outcome.last_checkpoint),
                      "--run-dir", str(run_dir))
@@ -43,12 +44,13 @@ def pruned_study(tmp_path_factory, small_base, trained_trial):
 def test_the_hopeless_variant_is_pruned_at_the_warmup_not_before(pruned_study) -> None:
     done, study = pruned_study
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "pruning: median, from step 20 of 40 once 1 trials have completed (decisions at steps 20, 30)" in done.stdout
+    assert ("pruning: median, from step 20 of 40 once 1 trials have completed (decisions at steps 20, 25, 30, 35)"
+            in done.stdout)
     baseline, variant = study.get_trials()
     assert baseline.state is TrialState.COMPLETE and baseline.intermediate_values[20] > 0, baseline.intermediate_values
     assert variant.state is TrialState.PRUNED
-    # it read 0.0 at step 10 already, below the baseline; the warm-up kept it until step 20
-    assert variant.intermediate_values == {10: 0.0, 20: 0.0}
+    # it read 0.0 from step 5 on, below the baseline; the warm-up kept it until step 20
+    assert variant.intermediate_values == {5: 0.0, 10: 0.0, 15: 0.0, 20: 0.0}
 
 
 def test_every_trial_records_its_steps_and_wall_time_and_the_summary_adds_them_up(pruned_study) -> None:

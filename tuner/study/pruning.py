@@ -13,7 +13,8 @@ Pruning at a trial's final evaluation saves nothing and would hide a finished re
 sampler, so the last step never prunes.
 
 ``--pruner auto`` (the default) prunes with the median rule only when the study's shape leaves
-room for it: at least :data:`MIN_DECISIONS` evaluations between the warm-up and the last step.
+room for it: at least :data:`MIN_DECISIONS` evaluations between the warm-up and the last step
+(with fewer, the replay found no setting that kept the best trial in every study).
 Otherwise it says so at start, does not prune, and names the ``--eval-every`` that would make
 pruning possible. ``median`` and ``hyperband`` prune as asked (still guarded); ``none`` never
 prunes.
@@ -32,8 +33,10 @@ from optuna.trial import FrozenTrial, TrialState
 DEFAULT_PRUNE_AFTER = 0.5
 #: Default number of completed trials a pruned trial must be compared with.
 DEFAULT_MIN_TRIALS = 4
-#: ``auto`` prunes only with at least this many evaluations in [warm-up, last step).
-MIN_DECISIONS = 2
+#: ``auto`` prunes only with at least this many evaluations in [warm-up, last step). Measured
+#: (README "Search quality", 2026-12-01): with 2 (200 steps evaluated every 50), every replayed
+#: setting pruned the final best trial in at least 1 of 6 studies.
+MIN_DECISIONS = 3
 
 
 class PruningError(ValueError):
