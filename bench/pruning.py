@@ -54,6 +54,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tflite.errors import StudyError  # noqa: E402
 from tflite.select import resolve_study  # noqa: E402
 from tuner.runinfo import sqlite_path  # noqa: E402
+from tuner.study.report import text_table  # noqa: E402
 from tuner.study.storage import redact  # noqa: E402
 
 EXIT_BAD_INPUT = 2
@@ -379,12 +380,6 @@ def correlations(data: StudyCurves) -> list[StepCorrelation]:
     return out
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
-    return lines + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-
-
 def _evaluations(data: StudyCurves) -> str:
     counts = sorted({len(c.points) for c in data.curves})
     return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
@@ -398,14 +393,14 @@ def render(data: StudyCurves, rows: Sequence[Row], skipped: Sequence[Skipped],
              f"evaluations per trial: {_evaluations(data)}; steps {data.steps}, eval_every {data.eval_every} "
              f"(from the reported steps); {data.steps_trained} steps trained in all",
              ""]
-    lines += _table(("setting", "pruned", "steps saved", "best pruned", f"top-{TOP} pruned"),
+    lines += text_table(("setting", "pruned", "steps saved", "best pruned", f"top-{TOP} pruned"),
                     [(r.setting, str(len(r.pruned_at)), f"{r.steps_saved} ({100 * r.saved_fraction:.1f}%)",
                       "yes" if r.best_pruned else "no", str(r.top_pruned)) for r in rows])
     lines.append("wX%: no pruning before X% of the steps; nK: none before K trials completed; "
                  f"hyperband: reduction factor {HYPERBAND_REDUCTION}, max resource = steps")
     lines += [f"note: {s.setting} not replayed ({s.reason})" for s in skipped]
     lines += ["", "Spearman rank correlation, across trials, of the value at a step with the final value"]
-    lines += _table(("step", "trials", "rho"),
+    lines += text_table(("step", "trials", "rho"),
                     [(str(c.step), str(c.trials), "-" if c.rho is None else f"{c.rho:+.3f}") for c in corr])
     return "\n".join(lines)
 
@@ -458,14 +453,14 @@ def render_pooled(studies: Sequence[StudyCurves], pooled: Sequence[PooledRow],
     lines += [f"  {d.name}: {len(d.curves)} completed trials ({len(d.ignored)} ignored), {_evaluations(d)} "
               f"evaluations each, steps {d.steps}, eval_every {d.eval_every}" for d in studies]
     lines.append("")
-    lines += _table(("setting", "pruned", "steps saved", "best pruned", f"top-{TOP} pruned"),
+    lines += text_table(("setting", "pruned", "steps saved", "best pruned", f"top-{TOP} pruned"),
                     [(p.setting, f"{p.pruned}/{p.trials}",
                       f"{p.steps_saved} ({100 * p.steps_saved / max(1, p.steps_trained):.1f}%)",
                       f"{p.best_pruned_in}/{p.studies} studies", f"{p.top_pruned}/{TOP * p.studies}")
                      for p in pooled])
     steps = sorted({c.step for _, cs in corr for c in cs})
     lines += ["", "Spearman rho of the value at a step with the final value, per study"]
-    lines += _table(("study", *map(str, steps)),
+    lines += text_table(("study", *map(str, steps)),
                     [(name, *("-" if (m := next((c for c in cs if c.step == step), None)) is None or m.rho is None
                               else f"{m.rho:+.2f}" for step in steps)) for name, cs in corr])
     return "\n".join(lines)

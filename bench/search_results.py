@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 from tuner.runinfo import SQLITE_FILE, Attr
 from tuner.study import report
 from tuner.study.compute import duration
+from tuner.study.report import text_table
 
 BASELINE = "baseline"
 
@@ -278,12 +279,6 @@ def trial_count(run_dir: Path, name: str) -> int:
         return 0
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
-    return lines + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-
-
 def _spread(s: Spread | None, signed: bool = False) -> str:
     if s is None:
         return "-"
@@ -297,7 +292,7 @@ def _opt(value: float | None, signed: bool = False) -> str:
 
 def render(results: Sequence[StudyResult], rows: Sequence[Row], line: str) -> str:
     """The summary table, the per-study table, failures and notes, and the verdict."""
-    out = _table(("sampler", "seeds", "failed", "best mAP median [min, max]", "lift vs own baseline", "steps",
+    out = text_table(("sampler", "seeds", "failed", "best mAP median [min, max]", "lift vs own baseline", "steps",
                   "trial wall", "study wall"),
                  [(r.label, f"{len(r.seeds)} studies" if r.label == BASELINE else ",".join(map(str, r.seeds)) or "-",
                    str(r.failed_studies) if r.label != BASELINE else "",
@@ -305,7 +300,7 @@ def render(results: Sequence[StudyResult], rows: Sequence[Row], line: str) -> st
                    duration(r.study_seconds) if r.label != BASELINE else "") for r in rows])
     out.append("baseline: the base config's mAP over all studies (trained once per study): its max - min is the "
                "run-to-run noise of one config; lift >= 0, the baseline being one of each study's trials")
-    out += ["", *_table(("study", "exit", "baseline", "best", "lift", "completed", "pruned", "failed", "steps",
+    out += ["", *text_table(("study", "exit", "baseline", "best", "lift", "completed", "pruned", "failed", "steps",
                          "trial wall", "study wall"),
                         [(r.name, str(r.exit_code), _opt(r.baseline), _opt(r.best), _opt(r.lift, signed=True),
                           str(r.completed), str(r.pruned), str(r.failed), str(r.steps), duration(r.trial_seconds),

@@ -12,6 +12,7 @@ import re
 from typing import Iterable, Iterator
 
 from google.protobuf.descriptor import FieldDescriptor
+from object_detection.protos import train_pb2
 from object_detection.protos import input_reader_pb2
 
 from tuner.config import lint_schedule
@@ -147,10 +148,6 @@ def _ranges(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
         yield error(exc.path, message, exc.fix or "give a value in range")
 
 
-#: ``train_pb2.CheckpointVersion.V2``: the only checkpoint version the TF2 trainer loads.
-V2 = 2
-
-
 def _fine_tune(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
     train = cfg.train_config
     if train.fine_tune_checkpoint and not train.fine_tune_checkpoint_type:
@@ -160,7 +157,7 @@ def _fine_tune(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
                      "fine_tune_checkpoint is set without fine_tune_checkpoint_type; the trainer "
                      f"silently assumes {implied!r}",
                      'set train_config.fine_tune_checkpoint_type="detection" (or "classification")')
-    if train.fine_tune_checkpoint and train.fine_tune_checkpoint_version != V2:
+    if train.fine_tune_checkpoint and train.fine_tune_checkpoint_version != train_pb2.CheckpointVersion.V2:
         yield error("train_config.fine_tune_checkpoint_version",
                     "fine_tune_checkpoint_version is V1 (the default when unset); the TF2 trainer refuses it "
                     "('Checkpoint version should be V2') before the first step",

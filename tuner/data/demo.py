@@ -12,14 +12,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from object_detection.protos import train_pb2
+
 from tuner import paths
 from tuner.data import shapes
 
 PLACEHOLDER = "PATH_TO_BE_CONFIGURED"
 #: Above this batch size a base trained on the demo data gets a note pointing at the CPU-sized base.
 DEMO_BATCH_HINT = 64
-#: ``train_pb2.CheckpointVersion.V2``: a --fine-tune-checkpoint is a TF2 (object-based) checkpoint.
-V2 = 2
 #: Type given to a --fine-tune-checkpoint when the base config names none.
 DEFAULT_CHECKPOINT_TYPE = "detection"
 
@@ -88,7 +88,7 @@ def set_fine_tune_checkpoint(cfg: Any, checkpoint: str | None) -> str:
         train.fine_tune_checkpoint = str(Path(checkpoint).absolute())  # trials may run from elsewhere
         if not train.fine_tune_checkpoint_type:
             train.fine_tune_checkpoint_type = DEFAULT_CHECKPOINT_TYPE
-        train.fine_tune_checkpoint_version = V2  # the TF2 trainer refuses V1, the proto's default
+        train.fine_tune_checkpoint_version = train_pb2.CheckpointVersion.V2  # the TF2 trainer refuses V1, the proto's default
         return ""
     if PLACEHOLDER in train.fine_tune_checkpoint:
         train.ClearField("fine_tune_checkpoint")

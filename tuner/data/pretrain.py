@@ -39,10 +39,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ chatter s
 from tuner import config as cfgmod  # noqa: E402
 from tuner import events, paths  # noqa: E402
 from tuner.data import shapes  # noqa: E402
+from tuner.outcome import Status  # noqa: E402
 
 #: Where the bundled checkpoint lives (prefix ``ckpt``).
 CHECKPOINT_DIR = paths.PIPELINES_DIR / "checkpoints" / "shapes_pretrained"
-CHECKPOINT_PREFIX = CHECKPOINT_DIR / "ckpt"
 MANIFEST = "pretrain.json"
 #: The pretraining data: not the demo's (seed 0, four classes).
 PRETRAIN_SPEC = shapes.DatasetSpec(train=1024, eval=64, seed=1000, classes=tuple(shapes.SHAPES))
@@ -131,7 +131,7 @@ def pretrain(out: Path, steps: int, work: Path, eval_every: int | None = None,
         print(f"[pretrain] step {evaluation.step}/{steps}: mAP {evaluation.value(events.MAP):.4f} "
               f"({time.monotonic() - started:.0f} s)", flush=True)
     outcome = trial.outcome
-    if outcome is None or outcome.last_checkpoint is None or outcome.status.value != "completed":
+    if outcome is None or outcome.last_checkpoint is None or outcome.status is not Status.COMPLETED:
         raise RuntimeError(f"pretraining did not complete: {outcome.reason if outcome else 'no outcome'}; "
                            f"see {trial.log_dir}")
     last = outcome.evaluations[-1]

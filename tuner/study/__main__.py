@@ -17,6 +17,7 @@ from typing import NoReturn, Sequence
 import optuna
 
 from tuner.runinfo import LOG_FILE
+from tuner.study.pruning import MIN_DECISIONS
 from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare, run
 
 
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", default="tpe", choices=("tpe", "random"))
     p.add_argument("--pruner", default="auto", choices=("auto", "median", "hyperband", "none"),
                    help="auto (default): median pruning when the study's shape leaves room for it (at least "
-                        "2 evaluations between the warm-up and the last step), else none, said at start")
+                        f"{MIN_DECISIONS} evaluations between the warm-up and the last step), else none, said at start")
     p.add_argument("--prune-after", type=float, metavar="F",
                    help="warm-up: never prune before this fraction of --steps (default 0.5)")
     p.add_argument("--prune-min-trials", type=int, metavar="N",

@@ -20,7 +20,7 @@ from tuner.config.errors import ConfigError
 from tuner.data.demo import DataError, prepare_config, resolve_base, set_fine_tune_checkpoint
 from tuner.runinfo import (BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, is_run_dir_sqlite,
                            sqlite_path, sqlite_url)
-from tuner.study.pruning import PrunerKind, PruningError, PruningPlan, plan
+from tuner.study.pruning import PruningError, PruningPlan, plan
 from tuner.study.storage import StorageError, open_storage, redact
 from tuner.trial import TrialSpec, TrialSpecError
 
@@ -86,10 +86,6 @@ def _check_settings(s: StudySettings) -> None:
         raise StudyInputError(f"--jobs {s.jobs} needs at least {s.jobs} --devices (got {','.join(s.devices)})")
     if s.sampler not in ("tpe", "random"):
         raise StudyInputError(f"--sampler must be tpe or random (got {s.sampler!r})")
-    try:
-        PrunerKind.parse(s.pruner)
-    except PruningError as exc:
-        raise StudyInputError(str(exc)) from None
 
 
 def prepare(settings: StudySettings) -> Prepared:

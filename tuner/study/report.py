@@ -122,6 +122,13 @@ def _wall(trial: FrozenTrial) -> str:
     return duration(float(seconds)) if isinstance(seconds, (int, float)) else "-"
 
 
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A plain-text table: the header, a rule, then the rows, columns padded to their widest cell."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    return lines + ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+
+
 def baseline(study: optuna.Study) -> FrozenTrial | None:
     """The completed baseline trial (the most recent one if it was re-run)."""
     found = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -151,10 +158,7 @@ def summary(study: optuna.Study, top: int = 5, steps: int | None = None) -> str:
     rows = [(str(t.number) + (" (base)" if t.user_attrs.get(Attr.BASELINE) else ""), _fmt(_value(t)),
              _fmt(_value(t) - base_value, signed=True), _fmt(_metric(t, events.MAP50)),
              str(t.user_attrs.get(Attr.BEST_STEP, "-")), _wall(t), _column(t)) for t in shown]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines = text_table(header, rows)
     detailed = [t for t in shown if len(", ".join(_changes(t))) > CHANGES_WIDTH]
     if detailed:
         lines.append("changes against the base config:")
