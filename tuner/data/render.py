@@ -22,6 +22,8 @@ SHAPES: dict[str, tuple[float, float]] = {
     "bar": (2.5, 4.0),        # wide and flat
     "pillar": (0.25, 0.4),    # tall and thin
     "ellipse": (1.5, 2.5),
+    "rod": (5.0, 7.0),        # a thin horizontal bar, about 1:6
+    "stick": (1 / 7.0, 1 / 5.0),  # a thin vertical bar, about 6:1
 }
 DEFAULT_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "bar")
 
@@ -124,7 +126,7 @@ def _draw_object(draw: ImageDraw.ImageDraw, shape: str, x0: float, y0: float, w:
         draw.ellipse([x0, y0, x1, y1], fill=colour)
     elif shape == "triangle":
         draw.polygon([(x0 + w / 2, y0), (x1, y1), (x0, y1)], fill=colour)
-    else:  # square, bar, pillar
+    else:  # square, bar, pillar, rod, stick
         draw.rectangle([x0, y0, x1, y1], fill=colour)
 
 

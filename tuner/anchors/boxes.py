@@ -1,0 +1,454 @@
+"""Ground-truth boxes from OD API TFRecords, and their place in the model's input frame.
+
+:func:`read_ground_truth` reads the boxes, labels and image sizes of the records a
+``tf_record_input_reader.input_path`` names, without decoding images (only the header of an
+image whose record lacks ``image/height``/``image/width`` is read). :func:`to_input_frame`
+re-expresses them the way the OD API does before its anchors see them: unchanged for
+``fixed_shape_resizer`` (the image is stretched), shrunk towards the top-left corner for
+``keep_aspect_ratio_resizer`` with ``pad_to_max_dimension`` (the image is resized keeping its
+aspect ratio, then padded at the bottom and right).
+
+Every error is an :class:`~tuner.anchors.errors.AnchorError` with a one-line message naming
+the file and the 0-based record index within that file (or the config path), and the fix.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Any, Iterator, Sequence, Union
+
+import numpy as np
+
+from tuner.anchors.errors import AnchorError
+
+__all__ = ["BATCH", "TOLERANCE", "GroundTruth", "InputFrame", "input_frame", "read_ground_truth",
+           "to_input_frame"]
+
+#: Coordinates up to this far outside [0, 1] are accepted (and clipped): float rounding of
+#: pixel boxes at the image border.
+TOLERANCE = 1e-3
+#: Records parsed per ``tf.io.parse_example`` call.
+BATCH = 256
+
+_BBOX = ("ymin", "xmin", "ymax", "xmax")
+_RECORDS_FIX = ("write image/object/bbox/{ymin,xmin,ymax,xmax} as float lists, image/object/class/label "
+                "as an int64 list, image/height and image/width as one int64 each (as tuner.data.shapes "
+                "and the OD API's dataset tools do)")
+
+
+@dataclasses.dataclass(frozen=True)
+class GroundTruth:
+    """Ground-truth boxes of a set of TFRecords, normalised to their source image.
+
+    Attributes:
+        boxes: (N, 4) float64: ymin, xmin, ymax, xmax in [0, 1], ymin < ymax and xmin < xmax
+            (coordinates within :data:`TOLERANCE` outside [0, 1] are clipped).
+        classes: (N,) int64: label ids as stored (``image/object/class/label``); -1 for the boxes
+            of a record that stores no labels.
+        image_index: (N,) int64: index of the record (0-based, over all files in order) holding
+            each box; non-decreasing.
+        image_hw: (N, 2) int64: ``image/height``, ``image/width`` of each box's image (from the
+            image header when the record lacks them); all >= 1.
+        class_names: label id -> ``image/object/class/text`` where the records have it (the first
+            text seen for an id; empty when no record stores texts next to its labels).
+        images: records read (including those without boxes).
+        files: files read, in order.
+    """
+
+    boxes: np.ndarray
+    classes: np.ndarray
+    image_index: np.ndarray
+    image_hw: np.ndarray
+    class_names: dict[int, str]
+    images: int
+    files: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class InputFrame:
+    """The model's input image in pixels, after resizing and padding."""
+
+    height: int
+    width: int
+
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _first_line(exc: BaseException) -> str:
+    """The gist of a (TensorFlow) error: its first line without the op-wrapper noise."""
+    text = str(getattr(exc, "message", None) or exc)
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    text = re.sub(r"\s*\[Op:[^\]]*\].*$", "", text, flags=re.S)
+    line = text.strip().splitlines()[0].strip() if text.strip() else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _expand(input_paths: Sequence[PathLike] | PathLike) -> list[str]:
+    """Files of ``input_paths`` (globs expanded, each pattern's matches sorted), without repeats.
+
+    Raises:
+        AnchorError: no path given, a path that matches no file, or one that names a directory.
+    """
+    import tensorflow as tf
+
+    if isinstance(input_paths, (str, os.PathLike)):
+        input_paths = [input_paths]
+    patterns = [os.fspath(p) for p in input_paths]
+    if not patterns:
+        raise AnchorError("no input path given (fix: pass the tf_record_input_reader.input_path of the "
+                          "train_input_reader, e.g. data/train.record or data/train.record-?????-of-00010)")
+    files: list[str] = []
+    for pattern in patterns:
+        try:
+            matches = sorted(tf.io.gfile.glob(pattern))
+        except tf.errors.OpError as exc:
+            raise AnchorError(f"input path {pattern!r} cannot be listed: {_first_line(exc)} (fix: check the "
+                              "path, the file system (gs:// needs credentials) and permissions)") from None
+        matches = [m for m in matches if not tf.io.gfile.isdir(m)]
+        if not matches:
+            raise AnchorError(f"input path {pattern!r} matches no file (fix: check "
+                              "tf_record_input_reader.input_path; files, globs and sharded patterns such as "
+                              "train.record-?????-of-00010 are expanded, relative paths from "
+                              f"{os.getcwd()})")
+        files.extend(m for m in matches if m not in files)
+    return files
+
+
+def _batches(path: str, limit: int | None) -> Iterator[Any]:
+    """Batches of serialized records of one file (at most ``limit`` records in all).
+
+    Raises:
+        AnchorError: the file cannot be read or its TFRecord framing is corrupt (naming the
+            index of the first record that cannot be read).
+    """
+    import tensorflow as tf
+
+    dataset = tf.data.TFRecordDataset(path)
+    if limit is not None:
+        dataset = dataset.take(limit)
+    read = 0
+    try:
+        for batch in dataset.batch(BATCH):
+            read += int(batch.shape[0])
+            yield batch
+    except (tf.errors.DataLossError, tf.errors.OpError) as exc:
+        if isinstance(exc, tf.errors.NotFoundError) or isinstance(exc, tf.errors.PermissionDeniedError):
+            raise AnchorError(f"{path}: cannot be read: {_first_line(exc)} (fix: check the path and "
+                              "permissions)") from None
+        bad = read
+        try:  # the failing batch is lost: count its good records one by one
+            for _ in tf.data.TFRecordDataset(path).skip(read):
+                bad += 1
+        except tf.errors.OpError:
+            pass
+        raise AnchorError(f"{path}, record {bad}: not a valid TFRecord ({_first_line(exc)}) (fix: regenerate "
+                          "the file; it was cut short, is compressed or is not a TFRecord file)") from None
+
+
+def _features() -> dict[str, Any]:
+    import tensorflow as tf
+
+    ragged = {f"image/object/bbox/{key}": tf.io.RaggedFeature(tf.float32, row_splits_dtype=tf.int64)
+              for key in _BBOX}
+    return {
+        "image/height": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+        "image/width": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+        **ragged,
+        "image/object/class/label": tf.io.RaggedFeature(tf.int64, row_splits_dtype=tf.int64),
+        "image/object/class/text": tf.io.RaggedFeature(tf.string, row_splits_dtype=tf.int64),
+    }
+
+
+def _parse(batch: Any, path: str, first: int) -> dict[str, Any]:
+    """Parse a batch; on failure find and name the record that does not parse."""
+    import tensorflow as tf
+
+    features = _features()
+    try:
+        return tf.io.parse_example(batch, features)
+    except tf.errors.InvalidArgumentError:
+        pass
+    for offset in range(int(batch.shape[0])):
+        try:
+            tf.io.parse_example(batch[offset:offset + 1], features)
+        except tf.errors.InvalidArgumentError as exc:
+            raise AnchorError(f"{path}, record {first + offset}: does not parse as an OD API tf.train.Example "
+                              f"({_first_line(exc)}) (fix: {_RECORDS_FIX})") from None
+    raise AnchorError(f"{path}, records {first}..{first + int(batch.shape[0]) - 1}: do not parse as OD API "
+                      f"tf.train.Examples (fix: {_RECORDS_FIX})")
+
+
+def _image_size(serialized: Any, path: str, record: int) -> tuple[int, int]:
+    """Height and width from the header of the record's ``image/encoded`` (JPEG: header only)."""
+    import tensorflow as tf
+
+    fix = "(fix: write image/height and image/width into every record)"
+    try:
+        encoded = tf.io.parse_single_example(
+            serialized, {"image/encoded": tf.io.FixedLenFeature([], tf.string, default_value=b"")})["image/encoded"]
+    except tf.errors.InvalidArgumentError as exc:
+        raise AnchorError(f"{path}, record {record}: no image/height and image/width, and image/encoded does "
+                          f"not parse ({_first_line(exc)}) {fix}") from None
+    data = encoded.numpy()
+    if not data:
+        raise AnchorError(f"{path}, record {record}: no image/height and image/width, and no image/encoded to "
+                          f"read them from {fix}")
+    try:
+        if data[:2] == b"\xff\xd8":
+            shape = tf.io.extract_jpeg_shape(encoded).numpy()
+        else:
+            shape = tf.shape(tf.io.decode_image(encoded, expand_animations=False)).numpy()
+    except tf.errors.OpError as exc:
+        raise AnchorError(f"{path}, record {record}: no image/height and image/width, and image/encoded cannot "
+                          f"be decoded ({_first_line(exc)}) {fix}") from None
+    return int(shape[0]), int(shape[1])
+
+
+@dataclasses.dataclass
+class _Parts:
+    boxes: list[np.ndarray] = dataclasses.field(default_factory=list)
+    classes: list[np.ndarray] = dataclasses.field(default_factory=list)
+    index: list[np.ndarray] = dataclasses.field(default_factory=list)
+    hw: list[np.ndarray] = dataclasses.field(default_factory=list)
+    names: dict[int, str] = dataclasses.field(default_factory=dict)
+
+
+def _check_batch(parsed: dict[str, Any], batch: Any, path: str, first: int, base: int, parts: _Parts) -> None:
+    """Validate one parsed batch (records ``first..`` of ``path``, global index ``base..``) and
+    append its boxes to ``parts``.
+
+    Raises:
+        AnchorError: for the first bad record of the batch.
+    """
+    counts = {key: parsed[f"image/object/bbox/{key}"].row_lengths().numpy() for key in _BBOX}
+    values = {key: parsed[f"image/object/bbox/{key}"].flat_values.numpy() for key in _BBOX}
+    size = len(counts["ymin"])
+    same = np.all([counts[key] == counts["ymin"] for key in _BBOX], axis=0)
+    limit = int(np.argmin(same)) if not same.all() else size  # records before it have aligned values
+    n = counts["ymin"][:limit]
+    total = int(n.sum())
+    labels_n = parsed["image/object/class/label"].row_lengths().numpy()[:limit]
+    labels = parsed["image/object/class/label"].flat_values.numpy()
+    texts_n = parsed["image/object/class/text"].row_lengths().numpy()[:limit]
+    texts = parsed["image/object/class/text"].flat_values.numpy()
+
+    raw = np.stack([values[key][:total] for key in _BBOX], axis=1).astype(np.float64)
+    record_of_box = np.repeat(np.arange(limit), n)
+    starts = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64) if limit else np.zeros(0, np.int64)
+    outside = ~np.all(np.isfinite(raw) & (raw >= -TOLERANCE) & (raw <= 1 + TOLERANCE), axis=1)
+    boxes = np.clip(raw, 0.0, 1.0)
+    empty = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+    bad_labels = (labels_n > 0) & (labels_n != n)
+
+    candidates = [int(record_of_box[outside][0]) if outside.any() else size,
+                  int(record_of_box[empty][0]) if empty.any() else size,
+                  int(np.argmax(bad_labels)) if bad_labels.any() else size,
+                  limit]
+    bad = min(candidates)
+    if bad < size:
+        where = f"{path}, record {first + bad}"
+        if bad == candidates[0]:
+            j = int(np.argmax(outside & (record_of_box == bad)))
+            name, value = next((k, v) for k, v in zip(_BBOX, raw[j])
+                               if not (np.isfinite(v) and -TOLERANCE <= v <= 1 + TOLERANCE))
+            raise AnchorError(f"{where}, box {j - starts[bad]}: {name} {value:g} is outside [0, 1] (fix: store "
+                              "box coordinates normalised by the image height and width, not in pixels)")
+        if bad == candidates[1]:
+            j = int(np.argmax(empty & (record_of_box == bad)))
+            ymin, xmin, ymax, xmax = boxes[j]
+            what = f"ymin {ymin:g} >= ymax {ymax:g}" if ymax <= ymin else f"xmin {xmin:g} >= xmax {xmax:g}"
+            raise AnchorError(f"{where}, box {j - starts[bad]}: {what}, an empty or inverted box (fix: drop the "
+                              "box or swap its coordinates; every box needs ymin < ymax and xmin < xmax)")
+        if bad == candidates[2]:
+            raise AnchorError(f"{where}: {n[bad]} boxes but {labels_n[bad]} image/object/class/label values "
+                              "(fix: write exactly one label per box)")
+        shown = ", ".join(f"{key} {counts[key][bad]}" for key in _BBOX)
+        raise AnchorError(f"{where}: the image/object/bbox keys hold different numbers of values ({shown}) "
+                          "(fix: write one ymin, xmin, ymax and xmax per object)")
+
+    hw = np.stack([parsed["image/height"].numpy(), parsed["image/width"].numpy()], axis=1).astype(np.int64)
+    for r in np.flatnonzero(((hw[:, 0] <= 0) | (hw[:, 1] <= 0)) & (n > 0)):
+        hw[r] = _image_size(batch[r], path, first + int(r))
+
+    has_labels = np.repeat(labels_n > 0, n)
+    classes = np.full(total, -1, np.int64)
+    classes[has_labels] = labels[:int(labels_n.sum())]
+    named = (texts_n == n) & (labels_n == n) & (n > 0)
+    if named.any():
+        box_named = np.repeat(named, n)
+        label_start = np.concatenate([[0], np.cumsum(labels_n)[:-1]]).astype(np.int64)
+        text_start = np.concatenate([[0], np.cumsum(texts_n)[:-1]]).astype(np.int64)
+        within = np.arange(total) - np.repeat(starts, n)
+        text_at = (np.repeat(text_start, n) + within)[box_named]
+        label_at = (np.repeat(label_start, n) + within)[box_named]
+        ids, first_seen = np.unique(labels[label_at], return_index=True)
+        for label, at in zip(ids, first_seen):
+            parts.names.setdefault(int(label), texts[text_at[at]].decode("utf-8", errors="replace"))
+
+    parts.boxes.append(boxes)
+    parts.classes.append(classes)
+    parts.index.append(base + record_of_box.astype(np.int64))
+    parts.hw.append(hw[record_of_box])
+
+
+def read_ground_truth(input_paths: Sequence[str], max_records: int | None = None) -> GroundTruth:
+    """Read the ground-truth boxes of OD API TFRecords (images are not decoded).
+
+    Args:
+        input_paths: What ``tf_record_input_reader.input_path`` holds: files, globs or sharded
+            patterns (``train.record-?????-of-00010``), expanded with ``tf.io.gfile.glob`` (so
+            ``gs://`` works): each pattern's matches sorted, patterns in order, a file matched
+            twice read once. A single string is taken as one path.
+        max_records: Stop after this many records in all (None: read everything).
+
+    Returns:
+        The boxes, labels and image sizes; records without boxes are counted in ``images``.
+
+    Raises:
+        AnchorError: a path that matches no file; a file that is not a TFRecord file; a record
+            that does not parse; bbox keys of a record holding different numbers of values; a
+            label count that is neither 0 nor the box count; a coordinate outside [0, 1] (beyond
+            :data:`TOLERANCE`) or not finite; an empty or inverted box (ymax <= ymin or
+            xmax <= xmin); a record with boxes but no image size and no decodable image; no box
+            in any record read. The message names the file and the 0-based record index in it.
+    """
+    if max_records is not None and (isinstance(max_records, bool) or not isinstance(max_records, int)
+                                    or max_records < 1):
+        raise AnchorError(f"max_records must be an integer >= 1 or None, got {max_records!r} (fix: pass a "
+                          "positive record count, or None to read every record)")
+    files = _expand(input_paths)
+    parts = _Parts()
+    images = 0
+    read_files: list[str] = []
+    for path in files:
+        left = None if max_records is None else max_records - images
+        if left is not None and left <= 0:
+            break
+        read_files.append(path)
+        first = 0
+        for batch in _batches(path, left):
+            parsed = _parse(batch, path, first)
+            _check_batch(parsed, batch, path, first, images, parts)
+            first += int(batch.shape[0])
+            images += int(batch.shape[0])
+    if not parts.boxes or sum(len(b) for b in parts.boxes) == 0:
+        limited = f" (the first {max_records} read)" if max_records is not None else ""
+        raise AnchorError(f"records without boxes: none of the {images} records{limited} in "
+                          f"{', '.join(read_files)} has an image/object/bbox value (fix: point input_path at "
+                          "labelled records; the anchor analysis needs ground-truth boxes)")
+    return GroundTruth(
+        boxes=np.concatenate(parts.boxes).astype(np.float64),
+        classes=np.concatenate(parts.classes).astype(np.int64),
+        image_index=np.concatenate(parts.index).astype(np.int64),
+        image_hw=np.concatenate(parts.hw).reshape(-1, 2).astype(np.int64),
+        class_names=dict(sorted(parts.names.items())),
+        images=images,
+        files=tuple(read_files),
+    )
+
+
+def _resizer(model_cfg: Any) -> tuple[str, Any]:
+    """(oneof name, message) of ``model.ssd.image_resizer``.
+
+    Raises:
+        AnchorError: not an SSD model, or an image resizer the analysis cannot map.
+    """
+    kind = model_cfg.WhichOneof("model")
+    if kind != "ssd":
+        raise AnchorError(f"model: {kind or 'no model'} is not supported; the anchor analysis covers SSD "
+                          "anchors (model.ssd) (fix: analyse an SSD pipeline.config)")
+    resizer = model_cfg.ssd.image_resizer
+    which = resizer.WhichOneof("image_resizer_oneof")
+    path = "model.ssd.image_resizer"
+    fix = "use fixed_shape_resizer, or keep_aspect_ratio_resizer with pad_to_max_dimension: true"
+    if which == "fixed_shape_resizer":
+        msg = resizer.fixed_shape_resizer
+        if msg.height < 1 or msg.width < 1:
+            raise AnchorError(f"{path}.fixed_shape_resizer: height {msg.height} x width {msg.width} is not a "
+                              "valid input size (fix: set height and width >= 1)")
+        return which, msg
+    if which == "keep_aspect_ratio_resizer":
+        msg = resizer.keep_aspect_ratio_resizer
+        if not msg.pad_to_max_dimension:
+            raise AnchorError(f"{path}: keep_aspect_ratio_resizer without pad_to_max_dimension is not supported "
+                              "(every image has its own input size, so anchors have no single frame) (fix: set "
+                              "pad_to_max_dimension: true or use fixed_shape_resizer)")
+        if not 1 <= msg.min_dimension <= msg.max_dimension:
+            raise AnchorError(f"{path}.keep_aspect_ratio_resizer: min_dimension {msg.min_dimension} and "
+                              f"max_dimension {msg.max_dimension} need 1 <= min_dimension <= max_dimension "
+                              "(fix: correct them; the OD API refuses min_dimension > max_dimension too)")
+        return which, msg
+    if which is None:
+        raise AnchorError(f"{path}: no image resizer is set (fix: {fix})")
+    raise AnchorError(f"{path}: {which} is not supported by the anchor analysis (fix: {fix})")
+
+
+def input_frame(model_cfg: Any) -> InputFrame:
+    """The model's input size in pixels (``model_cfg``: the pipeline's ``model``, a DetectionModel).
+
+    ``fixed_shape_resizer``: (height, width). ``keep_aspect_ratio_resizer`` with
+    ``pad_to_max_dimension``: (max_dimension, max_dimension).
+
+    Raises:
+        AnchorError: not an SSD model (names ``model``), or another resizer or
+            ``keep_aspect_ratio_resizer`` without ``pad_to_max_dimension`` (names
+            ``model.ssd.image_resizer``).
+    """
+    which, msg = _resizer(model_cfg)
+    if which == "fixed_shape_resizer":
+        return InputFrame(int(msg.height), int(msg.width))
+    return InputFrame(int(msg.max_dimension), int(msg.max_dimension))
+
+
+def _resized_hw(image_hw: np.ndarray, min_dimension: int, max_dimension: int) -> np.ndarray:
+    """Size of each image after ``keep_aspect_ratio_resizer``, before padding.
+
+    As ``object_detection.core.preprocessor.resize_to_range`` (OD API 2.8) does it: a landscape
+    image (height < width) is fitted into (min_dimension, max_dimension), any other into
+    (max_dimension, min_dimension), by ``tf.image.resize_images(preserve_aspect_ratio=True)``,
+    which computes the scale and rounds (half to even) in float32. So the short side becomes
+    min_dimension unless the long side would exceed max_dimension, then the long side is
+    max_dimension.
+    """
+    h = image_hw[:, 0].astype(np.float32)
+    w = image_hw[:, 1].astype(np.float32)
+    landscape = image_hw[:, 0] < image_hw[:, 1]
+    target_h = np.where(landscape, np.float32(min_dimension), np.float32(max_dimension)).astype(np.float32)
+    target_w = np.where(landscape, np.float32(max_dimension), np.float32(min_dimension)).astype(np.float32)
+    scale = np.minimum(target_h / h, target_w / w).astype(np.float32)
+    return np.stack([np.round(scale * h), np.round(scale * w)], axis=1).astype(np.int64)
+
+
+def to_input_frame(gt: GroundTruth, model_cfg: Any) -> tuple[InputFrame, np.ndarray]:
+    """Express the ground-truth boxes in the model's input frame, as the OD API does.
+
+    ``fixed_shape_resizer`` stretches the image, so normalised boxes are unchanged.
+    ``keep_aspect_ratio_resizer`` with ``pad_to_max_dimension`` resizes each image to (new_h,
+    new_w) (see :func:`_resized_hw`) and pads it at the bottom and right to max_dimension
+    squared; ``object_detection.inputs.transform_input_data`` then re-expresses the boxes in the
+    padded image (``change_coordinate_frame``), so y scales by new_h / max_dimension and x by
+    new_w / max_dimension. Data augmentation is not modelled.
+
+    Returns:
+        (frame, boxes): boxes (N, 4) float64 ymin, xmin, ymax, xmax normalised to ``frame``,
+        in the order of ``gt.boxes``.
+
+    Raises:
+        AnchorError: as :func:`input_frame`; or ``gt.image_hw`` holds a size < 1.
+    """
+    which, msg = _resizer(model_cfg)
+    frame = input_frame(model_cfg)
+    boxes = np.asarray(gt.boxes, dtype=np.float64).reshape(-1, 4)
+    if which == "fixed_shape_resizer":
+        return frame, boxes.copy()
+    image_hw = np.asarray(gt.image_hw, dtype=np.int64).reshape(-1, 2)
+    if len(image_hw) and image_hw.min() < 1:
+        j = int(np.argmin(image_hw.min(axis=1)))
+        raise AnchorError(f"ground truth box {j} (record {int(gt.image_index[j])}): image size "
+                          f"{image_hw[j, 0]}x{image_hw[j, 1]} is not valid (fix: write image/height and "
+                          "image/width >= 1 into the records)")
+    new_hw = _resized_hw(image_hw, int(msg.min_dimension), int(msg.max_dimension)).astype(np.float64)
+    scale = new_hw / float(msg.max_dimension)
+    return frame, boxes * np.concatenate([scale, scale], axis=1)
