@@ -42,6 +42,8 @@ class Attr:
     RETRY_OF = "retry_of"            # number of the orphaned trial this one re-runs
     STEPS = "steps_trained"          # training steps the trial ran (fewer than --steps when pruned or failed)
     WALL_SECONDS = "wall_seconds"    # wall time of the trial's OD API processes, start to end
+    FITTED_ANCHORS = "fitted_anchors"  # True on the trial that runs the base config with fitted anchors
+    ANCHOR_COVERAGE = "anchor_coverage"  # {shape_coverage, grid_coverage, mean_best_iou} of its anchors
 
 
 def trial_dir_name(number: int) -> str:

@@ -17,7 +17,7 @@ def test_two_jobs_run_concurrently_on_their_own_devices(tmp_path, small_base) ->
                      "    float: [0.1, 0.2]\n")
     result = run_study("--base", str(small_base), "--space", str(space), "--steps", "10",
                        "--eval-every", "10", "--n-trials", "2", "--jobs", "2", "--devices", "0,1",
-                       "--sampler", "random", "--seed", "2", "--pruner", "none", "--study-name", "jobs",
+                       "--sampler", "random", "--seed", "2", "--pruner", "none", "--study-name", "jobs", "--no-fit-anchors",
                        "--run-dir", str(run_dir))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     trials = optuna.load_study(study_name="jobs", storage=sqlite_url(run_dir)).trials
@@ -38,7 +38,7 @@ def test_trial_timeout_fails_a_trial_that_runs_too_long_and_the_study_goes_on(tm
                      "    float: [0.1, 0.2]\n")
     # 2 s cannot hold the OD API's start-up (tens of seconds): both trials time out.
     result = run_study("--base", str(small_base), "--space", str(space), "--steps", "10", "--eval-every", "10",
-                       "--n-trials", "2", "--trial-timeout", "2", "--pruner", "none", "--study-name", "slow",
+                       "--n-trials", "2", "--trial-timeout", "2", "--pruner", "none", "--study-name", "slow", "--no-fit-anchors",
                        "--run-dir", str(run_dir), timeout=300)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]  # nothing completed
     trials = optuna.load_study(study_name="slow", storage=sqlite_url(run_dir)).trials

@@ -32,7 +32,7 @@ def test_two_workers_run_trials_without_duplicates(pg_url, tmp_path, small_base,
     name = f"pg-two-workers-{uuid.uuid4().hex[:8]}"
     run_dir = tmp_path / "run"
     args = ["--base", str(small_base), "--space", str(extractor_space), "--steps", "10", "--eval-every", "10",
-            "--n-trials", "3", "--sampler", "random", "--seed", "1", "--pruner", "none",
+            "--n-trials", "3", "--sampler", "random", "--seed", "1", "--pruner", "none", "--no-fit-anchors",
             "--study-name", name, "--storage", pg_url, "--run-dir", str(run_dir)]
     # The second worker joins once the first has started the baseline (which trains for about a
     # minute), so both are sure to take trials; started together, the first could finish the

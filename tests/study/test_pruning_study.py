@@ -34,7 +34,7 @@ def pruned_study(tmp_path_factory, small_base, trained_trial):
     space.write_text(HOPELESS_SPACE)
     run_dir = root / "run"
     done = run_study("--base", str(small_base), "--space", str(space), "--steps", "40", "--eval-every", "5",
-                     "--n-trials", "2", "--prune-min-trials", "1", "--study-name", "prune-test",
+                     "--n-trials", "2", "--prune-min-trials", "1", "--study-name", "prune-test", "--no-fit-anchors",
                      "--fine-tune-checkpoint", str(trial.model_dir / outcome.last_checkpoint),
                      "--run-dir", str(run_dir))
     study = optuna.load_study(study_name="prune-test", storage=f"sqlite:///{run_dir / 'study.db'}")

@@ -40,7 +40,7 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen) -> N
 def resumed_study(tmp_path_factory, small_base, extractor_space):
     run_dir = tmp_path_factory.mktemp("study") / "run"
     args = ["--base", str(small_base), "--space", str(extractor_space), "--steps", "20", "--eval-every", "10",
-            "--n-trials", "3", "--sampler", "random", "--seed", "0", "--pruner", "none",
+            "--n-trials", "3", "--sampler", "random", "--seed", "0", "--pruner", "none", "--no-fit-anchors",
             "--study-name", "resume-test", "--run-dir", str(run_dir)]
     proc = subprocess.Popen(study_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     trial2_train_log = run_dir / trial_dir_name(2) / "logs" / "train.log"

@@ -50,10 +50,13 @@ class LintContext:
     Attributes:
         base_dir: Directory relative paths are resolved from (None: the current directory).
         check_files: Whether file-system rules run.
+        check_anchors: Whether the anchor-coverage rule runs (reads the training boxes and
+            builds the model once: seconds, so only the lint CLI asks for it).
     """
 
     base_dir: str | None
     check_files: bool
+    check_anchors: bool = False
 
     def resolve(self, path: str) -> str:
         """``path`` made absolute against :attr:`base_dir` (unchanged if absolute or no base)."""

@@ -265,14 +265,59 @@ def _batch_size(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
                     f"set train_config.batch_size<={total} or point at the full dataset")
 
 
+#: Records the anchor-coverage rule reads (enough for a stable coverage, seconds to read).
+ANCHOR_LINT_RECORDS = 2000
+
+
+def _anchor_coverage(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
+    """When the training data is readable: warn on low shape coverage (naming the fit command) and
+    on grid coverage far below shape coverage (naming the cure). See :mod:`tuner.anchors`."""
+    if not (ctx.check_files and ctx.check_anchors) or cfg.model.WhichOneof("model") != "ssd":
+        return
+    from tuner.anchors import analysis
+    from tuner.anchors.coverage import GRID_GAP, LOW_SHAPE_COVERAGE
+    from tuner.anchors.errors import AnchorError
+    from tuner.anchors.generators import params_from_config
+
+    try:
+        params = params_from_config(cfg)
+    except AnchorError:
+        return  # a generator the analysis does not know: nothing to say
+    paths = [ctx.resolve(p) for p in cfg.train_input_reader.tf_record_input_reader.input_path]
+    if not paths or any(PLACEHOLDER in p or not expand_input_paths(p) for p in paths):
+        return  # unreadable data is reported by the missing-files rule
+    try:
+        measured = analysis.subject(cfg, paths, max_records=ANCHOR_LINT_RECORDS).measure(params)
+    except AnchorError as exc:
+        message, _, fix = str(exc).partition(" (fix: ")
+        yield warning("train_input_reader.tf_record_input_reader.input_path", f"anchor coverage not measured: {message}",
+                      fix.rstrip(")") or "fix the records (python -m tuner.anchors analyze --config CONFIG shows it)")
+        return
+    path = f"model.ssd.anchor_generator.{cfg.model.ssd.anchor_generator.WhichOneof('anchor_generator_oneof')}"
+    if measured.shape_coverage < LOW_SHAPE_COVERAGE:
+        yield warning(path, f"the anchors cover {measured.shape_coverage:.0%} of the training boxes (shape coverage, "
+                            f"IoU >= {measured.threshold:g}; mean best IoU {measured.mean_best_iou:.2f}): boxes no "
+                            "anchor matches teach the model nothing",
+                      "fit them to the data: python -m tuner.anchors fit --config CONFIG -o FITTED.config")
+    if measured.shape_coverage - measured.grid_coverage > GRID_GAP:
+        yield warning("model.ssd.image_resizer", f"grid coverage {measured.grid_coverage:.0%} is far below shape "
+                                                 f"coverage {measured.shape_coverage:.0%}: many boxes sit too far from "
+                                                 "every anchor centre of the feature-map grid",
+                      "raise the input resolution (python -m tuner.config set CONFIG "
+                      "model.ssd.image_resizer.fixed_shape_resizer.height=H ...width=W), or lower "
+                      "model.ssd.matcher.argmax_matcher.matched_threshold")
+
+
 #: The lint rules, in report order.
 RULES: tuple[Rule, ...] = (_sections, _placeholders, _missing_files, _eval_label_map, _num_classes,
                            _ranges, lint_schedule.cosine, lint_schedule.warmup,
                            lint_schedule.manual_steps, lint_schedule.decay_shape, _fine_tune,
-                           _trainable_filters, _aspect_ratios, _matcher, _deprecated, _batch_size)
+                           _trainable_filters, _aspect_ratios, _matcher, _deprecated, _batch_size,
+                           _anchor_coverage)
 
 
-def lint(cfg: Config, *, base_dir: PathLike | None = None, check_files: bool = True) -> list[Finding]:
+def lint(cfg: Config, *, base_dir: PathLike | None = None, check_files: bool = True,
+         check_anchors: bool = False) -> list[Finding]:
     """Run every lint rule on ``cfg``.
 
     Args:
@@ -280,11 +325,13 @@ def lint(cfg: Config, *, base_dir: PathLike | None = None, check_files: bool = T
         base_dir: Directory relative paths are resolved from (default: current directory, as the
             trainer does).
         check_files: Also check that inputs exist, the label map matches and the batch fits.
+        check_anchors: With ``check_files``, also measure the anchors' coverage of the training
+            boxes (builds the model: seconds; the lint CLI does it unless ``--no-anchors``).
 
     Returns:
         Findings, errors and warnings, in rule order.
     """
-    ctx = LintContext(os.fspath(base_dir) if base_dir is not None else None, check_files)
+    ctx = LintContext(os.fspath(base_dir) if base_dir is not None else None, check_files, check_anchors)
     return [finding for rule in RULES for finding in rule(cfg, ctx)]
 
 

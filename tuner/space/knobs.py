@@ -105,6 +105,42 @@ def set_freeze(cfg: Any, value: Any) -> None:
         cfg.train_config.freeze_variables.extend(patterns)
 
 
+ANCHOR_FACTOR_RANGE = (0.25, 4.0)
+
+
+def set_anchors(cfg: Any, value: Any) -> None:
+    """Scale the anchor sizes by a factor: ``min_scale`` and ``max_scale`` of an
+    ``ssd_anchor_generator`` (``max_scale`` capped at 1.0), ``anchor_scale`` of a
+    ``multiscale_anchor_generator``; the aspect ratios stay. 1.0 leaves the anchors as they are.
+
+    A study that fits anchors (``tuner.study``, on by default) applies the fitted anchors before
+    this knob, so the search is centred on the fit; without a fit it scales the base's anchors.
+    """
+    factor = float(value)
+    if not ANCHOR_FACTOR_RANGE[0] <= factor <= ANCHOR_FACTOR_RANGE[1]:
+        raise KnobError(f"knob 'anchors' is a size factor in [{ANCHOR_FACTOR_RANGE[0]}, {ANCHOR_FACTOR_RANGE[1]}] "
+                        f"(got {factor:g})", path="anchors", fix="use a range around 1.0, e.g. float: [0.7, 1.4]")
+    kind = cfg.model.ssd.anchor_generator.WhichOneof("anchor_generator_oneof") \
+        if cfg.model.WhichOneof("model") == "ssd" else None
+    if kind == "ssd_anchor_generator":
+        gen = cfg.model.ssd.anchor_generator.ssd_anchor_generator
+        if gen.scales:
+            raise KnobError("knob 'anchors' scales min_scale/max_scale, but ssd_anchor_generator sets explicit "
+                            "scales", path="model.ssd.anchor_generator.ssd_anchor_generator.scales",
+                            fix="remove the scales field from the base config, or the anchors entry from the space")
+        gen.min_scale = round(gen.min_scale * factor, 4)
+        gen.max_scale = round(min(1.0, gen.max_scale * factor), 4)
+        if gen.max_scale <= gen.min_scale:
+            gen.max_scale = round(min(1.0, gen.min_scale + 0.05), 4)
+    elif kind == "multiscale_anchor_generator":
+        gen = cfg.model.ssd.anchor_generator.multiscale_anchor_generator
+        gen.anchor_scale = round(gen.anchor_scale * factor, 4)
+    else:
+        raise KnobError(f"knob 'anchors' needs an SSD with ssd_anchor_generator or multiscale_anchor_generator "
+                        f"(the config has {kind or cfg.model.WhichOneof('model')})", path="model.ssd.anchor_generator",
+                        fix="remove the anchors entry from the space")
+
+
 def set_batch_size(cfg: Any, value: Any) -> None:
     cfgmod.set_value(cfg, "train_config.batch_size", int(value))
 
@@ -130,6 +166,7 @@ KNOBS: dict[str, Apply] = {
     "batch_size": set_batch_size,
     "matcher_iou": set_matcher_iou,
     "freeze": set_freeze,
+    "anchors": set_anchors,
 }
 
 AUGMENTATION_FIELD = "train_config.data_augmentation_options"

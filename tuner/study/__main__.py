@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="trials at once on this machine")
     p.add_argument("--devices", default="", help="comma-separated CUDA devices, one per job (e.g. 0,1)")
     p.add_argument("--seed", type=int, help="sampler seed")
+    p.add_argument("--fit-anchors", action=argparse.BooleanOptionalAction, default=True,
+                   help="measure the base anchors on the training boxes, fit better ones, run them as trial 1 and "
+                        "centre a space's anchors knob on them (default: on; --no-fit-anchors turns it off)")
     return p
 
 
@@ -98,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         trial_timeout=args.trial_timeout, study_name=args.study_name,
         storage=args.storage, run_dir=args.run_dir, sampler=args.sampler, pruner=args.pruner,
         prune_after=args.prune_after, prune_min_trials=args.prune_min_trials, jobs=args.jobs,
-        devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()), seed=args.seed)
+        devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()), seed=args.seed,
+        fit_anchors=args.fit_anchors)
     prepared = None
     try:
         prepared = prepare(settings)

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from tuner import config as cfgmod
-from tuner import events, paths, space as spacemod
+from tuner import events, paths, space as spacemod, tfquiet
+from tuner.anchors.errors import AnchorError
 from tuner.config.errors import ConfigError
 from tuner.data.demo import DataError, prepare_config, resolve_base, set_fine_tune_checkpoint
 from tuner.runinfo import (BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, is_run_dir_sqlite,
                            sqlite_path, sqlite_url)
+from tuner.study.anchors import AnchorPlan
+from tuner.study.anchors import plan as anchor_plan
 from tuner.study.pruning import PruningError, PruningPlan, plan
 from tuner.study.storage import StorageError, open_storage, redact
 from tuner.trial import TrialSpec, TrialSpecError
@@ -57,6 +60,7 @@ class StudySettings:
     devices: tuple[str, ...] = ()
     seed: int | None = None
     objective: str = events.MAP
+    fit_anchors: bool = True
 
 
 @dataclasses.dataclass
@@ -132,6 +136,20 @@ def prepare(settings: StudySettings) -> Prepared:
         raise StudyInputError(f"{run_dir} holds trials of study '{name}', but {redact(info.storage)} has no such study "
                               f"(deleted?); start it again with another --run-dir, or delete {run_dir}")
     return Prepared(s, info, run_dir, base_cfg, base_text, space, note, pruning)
+
+
+def plan_anchors(prepared: Prepared) -> AnchorPlan:
+    """The study's anchor plan (:mod:`tuner.study.anchors`): reads the training boxes, so it runs
+    once the cheap checks of :func:`prepare` passed, before anything is written.
+
+    Raises:
+        StudyInputError: the training records hold no boxes or invalid ones (file and record named).
+    """
+    try:
+        with tfquiet.quietly():  # the first TensorFlow import of the study process
+            return anchor_plan(prepared.base_cfg, fit=prepared.settings.fit_anchors, seed=prepared.settings.seed)
+    except AnchorError as exc:
+        raise StudyInputError(str(exc)) from None
 
 
 def _study_in_storage(url: str, name: str) -> bool:

@@ -21,6 +21,7 @@ from tuner import config as cfgmod
 from tuner import events, space as spacemod
 from tuner.outcome import Status, TrialOutcome
 from tuner.runinfo import Attr, trial_dir_name
+from tuner.study.anchors import AnchorPlan
 from tuner.study.storage import DUPLICATE, is_duplicate_rerun, worker_id
 from tuner.trial import Trial, TrialSpec
 
@@ -81,7 +82,7 @@ class Objective:
     def __init__(self, *, base_cfg: Any, space: spacemod.SearchSpace, run_dir: Path, steps: int,
                  eval_every: int, objective: str = events.MAP, devices: DevicePool | None = None,
                  threads: int = 0, trial_timeout: float | None = None, listener: Listener | None = None,
-                 trial0_is_baseline: bool = False) -> None:
+                 trial0_is_baseline: bool = False, anchors: AnchorPlan | None = None) -> None:
         self.base_cfg = base_cfg
         self.space = space
         self.run_dir = Path(run_dir).absolute()  # recorded on each trial: valid from any working directory
@@ -93,6 +94,8 @@ class Objective:
         self.trial_timeout = trial_timeout
         self.listener = listener or Listener()
         self.trial0_is_baseline = trial0_is_baseline
+        self.anchors = anchors or AnchorPlan()
+        self._centre_on_fit = any(p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
         self._running: dict[int, Trial] = {}
         self._lock = threading.Lock()
         self._interrupted = False
@@ -122,7 +125,11 @@ class Objective:
         return bool(attrs.get(Attr.BASELINE))
 
     def variant(self, trial: optuna.Trial, baseline: bool | None = None) -> tuple[Any, dict[str, Any]]:
-        """The config for ``trial`` and the values applied (empty for the baseline).
+        """The config for ``trial`` and the values applied (empty for the baseline and for the
+        fitted-anchors trial, which runs the base config with the study's fitted anchors).
+
+        A sampled trial starts from the base config, or from the base with the fitted anchors
+        when the space has an ``anchors`` knob (so that knob scales the fit).
 
         Args:
             trial: the Optuna trial (sampled here unless it is the baseline).
@@ -135,8 +142,12 @@ class Objective:
         """
         cfg = copy.deepcopy(self.base_cfg)
         values: dict[str, Any] = {}
-        if not (trial.user_attrs.get(Attr.BASELINE) if baseline is None else baseline):
+        if trial.user_attrs.get(Attr.FITTED_ANCHORS) and not baseline:
+            cfg = self.anchors.with_fit(cfg)
+        elif not (trial.user_attrs.get(Attr.BASELINE) if baseline is None else baseline):
             values = spacemod.sample(self.space, trial)
+            if self._centre_on_fit:
+                cfg = self.anchors.with_fit(cfg)
             spacemod.apply(self.space, cfg, values)
         cfgmod.set_num_steps(cfg, self.steps)
         added = [e for e in spacemod.lint_errors(cfg) if e not in self._base_lint]
@@ -163,6 +174,9 @@ class Objective:
         except spacemod.SpaceError as exc:
             self._fail(trial, "config", str(exc))
             raise TrialFailed(str(exc)) from None
+        coverage = self.anchors.coverage(cfg)
+        if coverage is not None:
+            trial.set_user_attr(Attr.ANCHOR_COVERAGE, coverage)
         changes = cfgmod.diff(self.base_cfg, cfg)
         trial.set_user_attr(Attr.DIFF, [[c.path, _plain(c.old), _plain(c.new)] for c in changes])
         device = self.devices.acquire()

@@ -20,7 +20,7 @@ from tuner.config.io import write_text_atomic
 from tuner.runinfo import BASE_CONFIG_FILE
 from tuner.study import report
 from tuner.study.compute import ComputeTally
-from tuner.study.inputs import DEFAULT_SPACE, Prepared, StudyInputError, StudySettings, prepare
+from tuner.study.inputs import DEFAULT_SPACE, Prepared, StudyInputError, StudySettings, plan_anchors, prepare
 from tuner.study.objective import DevicePool, Interrupted, Objective
 from tuner.study.progress import Progress
 from tuner.study.storage import StorageError, count_finished, create_or_load, open_storage, recover
@@ -70,6 +70,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
     """
     s, info, run_dir = prepared.settings, prepared.info, prepared.run_dir
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what happened
+    anchors = plan_anchors(prepared)  # reads the training data: bad boxes stop the study before anything is written
     created_dir = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)  # first: the default SQLite file lives in it
     try:
@@ -83,10 +84,13 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
         info.save(run_dir)
         write_text_atomic(run_dir / BASE_CONFIG_FILE, prepared.base_text)
     pruner = prepared.pruning.build()
-    study, created = create_or_load(info.study_name, storage, _sampler(s.sampler, s.seed), pruner)
+    study, created = create_or_load(info.study_name, storage, _sampler(s.sampler, s.seed), pruner,
+                                    fitted_anchors=anchors.fitted is not None)
     storage.remove_session()
     if prepared.note:
         print(prepared.note, file=out)
+    if anchors.note:
+        print(anchors.note, file=out)
     print(prepared.pruning.note or prepared.pruning.describe(), file=out)
     trials_before = 0 if created else len(study.get_trials(deepcopy=False))
     rerun = recover(study)
@@ -103,7 +107,8 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
     objective = Objective(base_cfg=prepared.base_cfg, space=prepared.space, run_dir=run_dir, steps=s.steps,
                           eval_every=s.eval_every, objective=s.objective,
                           devices=DevicePool(list(s.devices) or None, jobs=s.jobs), threads=threads,
-                          trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True)
+                          trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True,
+                          anchors=anchors)
 
     opened = [0]
     opened_lock = threading.Lock()

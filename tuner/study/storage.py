@@ -157,8 +157,9 @@ def is_duplicate_rerun(trial: FrozenTrial | optuna.Trial, study: optuna.Study) -
 
 
 def create_or_load(name: str, storage: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler,
-                   pruner: optuna.pruners.BasePruner) -> tuple[optuna.Study, bool]:
-    """The study ``name`` in ``storage``; a new study gets the baseline enqueued as trial 0.
+                   pruner: optuna.pruners.BasePruner, fitted_anchors: bool = False) -> tuple[optuna.Study, bool]:
+    """The study ``name`` in ``storage``; a new study gets the baseline enqueued as trial 0 and,
+    with ``fitted_anchors``, the base config with fitted anchors as trial 1.
 
     Only the worker that creates the study enqueues the baseline. Another worker may still ask
     for a trial between the creation and the enqueue; the objective (``trial0_is_baseline``)
@@ -174,6 +175,8 @@ def create_or_load(name: str, storage: optuna.storages.BaseStorage, sampler: opt
     except optuna.exceptions.DuplicatedStudyError:
         return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner), False
     study.enqueue_trial({}, user_attrs={Attr.BASELINE: True})
+    if fitted_anchors:
+        study.enqueue_trial({}, user_attrs={Attr.FITTED_ANCHORS: True})
     return study, True
 
 
