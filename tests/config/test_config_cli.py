@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from configfixtures import COSINE, ROOT, SHAPES, TF1, ZOO
 
-from tuner.config import dumps, load, point_to_dataset, save
+from tuner.config import diff, dumps, format_diff, load, loads, point_to_dataset, save
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -163,3 +163,119 @@ def test_syntax_error_and_unwritable_output(tmp_path: Path):
     assert_one_line_error(run("show", bad), f"{bad}:3:3:", "'num_step'", "did you mean 'num_steps'")
     assert_one_line_error(run("set", ZOO, "train_config.batch_size=4", "-o",
                               tmp_path / "no" / "dir.config"), "cannot write")
+
+
+def test_edit_writes_output_and_prints_each_change(tmp_path: Path, dataset):
+    out = tmp_path / "out.config"
+    before = ZOO.read_text()
+    result = run("edit", ZOO, "--num-steps", "2000", "--learning-rate", "0.4", "--l2", "1e-5", "--batch-size", "8",
+                 "--warmup-fraction", "0.1", "--data", dataset.train.parent, "-o", out)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert ZOO.read_text() == before
+    cfg = load(out)
+    assert result.stdout == format_diff(diff(load(ZOO), cfg)) + "\n"
+    lines = result.stdout.splitlines()
+    assert "train_config.num_steps: 50000 -> 2000" in lines
+    assert f"{COSINE}.total_steps: 50000 -> 2000" in lines
+    assert f"{COSINE}.warmup_steps: 2000 -> 200" in lines
+    assert f"{COSINE}.learning_rate_base: 0.8 -> 0.4" in lines
+    assert "model.ssd.num_classes: 90 -> 3" in lines
+    assert f"train_input_reader.tf_record_input_reader.input_path: " \
+           f"['PATH_TO_BE_CONFIGURED/train2017-?????-of-00256.tfrecord'] -> ['{dataset.train}']" in lines
+    assert cfg.train_config.batch_size == 8
+    assert "input_reader" not in run("lint", out, "--no-anchors").stdout  # only the checkpoint placeholder is left
+
+
+def test_edit_without_output_prints_the_config_and_the_changes_on_stderr(tmp_path: Path, dataset):
+    result = run("edit", SHAPES, "--schedule", "manual", "--train-data", dataset.train, "--eval-data", dataset.eval,
+                 "--label-map", dataset.label_map)
+    assert result.returncode == 0
+    cfg = loads(result.stdout)
+    assert cfg.model.ssd.num_classes == 3 and list(cfg.train_input_reader.tf_record_input_reader.input_path) == \
+        [str(dataset.train)]
+    assert result.stderr == format_diff(diff(load(SHAPES), cfg)) + "\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.record", "label_map.pbtxt", "train.record"]
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (("--num-steps", "-5"), ("num_steps must be a whole number > 0, got -5",)),
+    (("--learning-rate", "0"), ("learning rate must be a finite number > 0",)),
+    (("--l2=-1e-4",), ("L2 weight must be a finite number >= 0",)),
+    (("--batch-size", "0"), ("batch_size is a size or count and must be >= 1, got 0",)),
+    (("--warmup-fraction", "1.5"), ("warmup_fraction must be in [0, 1)",)),
+    (("--schedule", "exponential", "--warmup-fraction", "0.1"), ("applies to cosine_decay_learning_rate only",)),
+    (("--schedule", "linear"), ("invalid choice: 'linear'",)),
+    (("--num-steps", "many"), ("invalid int value: 'many'",)),
+    (("--train-data", "x.record"), ("--train-data needs --eval-data and --label-map too",)),
+    (("--data", "DATA", "--label-map", "x.pbtxt"), ("--data and --label-map both name the dataset",)),
+    (("--data", "EMPTY"), ("has no train.record, eval.record, label_map.pbtxt",)),
+    (("--data", "gs://bucket/data"), ("is remote (gs://)",)),
+    (("--train-data", "gs://b/t-*", "--eval-data", "gs://b/e-*", "--label-map", "gs://b/l.pbtxt"),
+     ("label map file gs://b/l.pbtxt is remote (gs://)",)),
+    ((), ("edit needs at least one edit",)),
+])
+def test_edit_bad_input_is_one_line_error_and_writes_nothing(tmp_path: Path, dataset, args, fragments):
+    (tmp_path / "empty").mkdir()
+    names = {"DATA": str(dataset.train.parent), "EMPTY": str(tmp_path / "empty")}
+    out = tmp_path / "out.config"
+    assert_one_line_error(run("edit", ZOO, *[names.get(a, a) for a in args], "-o", out), *fragments)
+    assert not out.exists()
+
+
+def test_lint_fix_writes_the_fixed_config_and_lints_it(tmp_path: Path, dataset):
+    cfg = load(SHAPES)
+    point_to_dataset(cfg, dataset.train, dataset.eval, dataset.label_map)
+    cfg.train_config.batch_size = 4
+    cfg.model.ssd.num_classes = 90
+    cfg.train_config.num_steps = 2000
+    cfg.model.ssd.matcher.argmax_matcher.matched_threshold = 0.4  # needs a human
+    save(cfg, tmp_path / "bad.config")
+    before = (tmp_path / "bad.config").read_text()
+    dry = run("lint", tmp_path / "bad.config", "--fix", "--no-anchors")
+    assert dry.returncode == 1
+    assert dry.stdout.splitlines()[:3] == ["would fix: model.ssd.num_classes: 90 -> 3",
+                                           f"would fix: {COSINE}.total_steps: 1000 -> 2000",
+                                           f"would fix: {COSINE}.warmup_steps: 50 -> 100"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.config", "eval.record", "label_map.pbtxt",
+                                                          "train.record"]
+    out = tmp_path / "fixed.config"
+    result = run("lint", tmp_path / "bad.config", "--fix", "--no-anchors", "-o", out)
+    assert result.returncode == 1  # the matcher error remains
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [line.replace("would fix", "fixed") for line in dry.stdout.splitlines()[:3]]
+    assert len(lines) == 4 and lines[3].startswith("error: model.ssd.matcher.argmax_matcher.unmatched_threshold")
+    assert (tmp_path / "bad.config").read_text() == before
+    assert load(out).model.ssd.num_classes == 3
+    assert run("lint", out, "--no-anchors").stdout == lines[3] + "\n"
+
+
+def test_lint_fix_in_place_only_when_named_and_o_needs_fix(tmp_path: Path, dataset):
+    src = tmp_path / "in.config"
+    cfg = load(SHAPES)
+    point_to_dataset(cfg, dataset.train, dataset.eval, dataset.label_map)
+    cfg.train_config.batch_size = 4
+    cfg.model.ssd.anchor_generator.ssd_anchor_generator.ClearField("aspect_ratios")
+    cfg.model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios.extend([2.0, 0.5])
+    save(cfg, src)
+    assert_one_line_error(run("lint", src, "-o", tmp_path / "x.config"), "lint -o writes the fixed config and "
+                                                                         "needs --fix")
+    result = run("lint", src, "--fix", "--no-anchors", "-o", src)
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0] == \
+        "fixed: model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios: [2.0, 0.5] -> [2.0, 0.5, 1.0]"
+    assert list(load(src).model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios) == [2.0, 0.5, 1.0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.record", "in.config", "label_map.pbtxt",
+                                                          "train.record"]
+
+
+def test_lint_with_remote_inputs_warns_they_were_not_checked(tmp_path: Path):
+    out = tmp_path / "gs.config"
+    assert run("set", SHAPES, "train_input_reader.tf_record_input_reader.input_path="
+                              "['gs://bucket/data/train.record-?????-of-00010']",
+               "eval_input_reader[0].tf_record_input_reader.input_path=['gs://bucket/data/eval.record-*']",
+               "train_input_reader.label_map_path=gs://bucket/label_map.pbtxt",
+               "eval_input_reader[0].label_map_path=gs://bucket/label_map.pbtxt", "-o", out).returncode == 0
+    result = run("lint", out, cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")  # warnings only: the remote paths were not checked
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4 and all(line.startswith("warning: ") and "was not checked" in line for line in lines)

@@ -35,7 +35,9 @@ def test_placeholder_paths(zoo):
                  "eval_input_reader[0].tf_record_input_reader.input_path[0]"):
         assert findings[path].severity is Severity.ERROR
         assert "PATH_TO_BE_CONFIGURED" in findings[path].message
-    assert "point_to_dataset" in findings["train_input_reader.label_map_path"].fix
+    assert findings["train_input_reader.label_map_path"].fix.startswith(
+        "python -m tuner.config set CONFIG train_input_reader.label_map_path=REAL_PATH -o OUT; inputs and label "
+        "maps together: python -m tuner.config edit CONFIG --data DIR -o OUT")
     assert has_errors(findings.values())
 
 
@@ -68,7 +70,9 @@ def test_num_classes_disagreeing_with_label_map(ready):
     (finding,) = lint(ready)
     assert (finding.severity, finding.path) == (Severity.ERROR, "model.ssd.num_classes")
     assert "num_classes is 90 but the label map" in finding.message and "3 classes" in finding.message
-    assert finding.fix == "set model.ssd.num_classes=3"
+    assert finding.fix == ("python -m tuner.config lint CONFIG --fix -o OUT sets model.ssd.num_classes=3; "
+                           "or python -m tuner.config set CONFIG model.ssd.num_classes=3 -o OUT")
+    assert finding.repair is not None and finding.repair.what == "sets model.ssd.num_classes=3"
 
 
 def test_unusable_label_map(ready, dataset):
@@ -118,7 +122,10 @@ def test_schedule_that_decays_to_zero_too_early(ready):
                      ".exponential_decay_learning_rate.decay_steps", 10)
     (finding,) = lint(ready)
     assert finding.severity is Severity.WARNING
-    assert "the rate is ~0 from step" in finding.message and "set_num_steps" in finding.fix
+    assert "the rate is ~0 from step" in finding.message
+    assert finding.fix == ("stretch the decay over num_steps: python -m tuner.config set CONFIG "
+                           f"{EXPONENTIAL}.decay_steps=S -o OUT, or python -m tuner.config edit CONFIG --schedule "
+                           "cosine -o OUT (a new schedule is sized to num_steps)")
 
 
 def test_manual_and_constant_schedules(ready):
@@ -133,7 +140,9 @@ def test_fine_tune_checkpoint_without_type_and_reverse(ready):
     finding, version = lint(ready)
     assert (version.severity, version.path) == (Severity.ERROR, "train_config.fine_tune_checkpoint_version")
     assert "the TF2 trainer refuses it ('Checkpoint version should be V2')" in version.message
-    assert version.fix == "set train_config.fine_tune_checkpoint_version=V2 (TF2 checkpoints are all V2)"
+    assert version.fix == ("python -m tuner.config lint CONFIG --fix -o OUT sets "
+                           "train_config.fine_tune_checkpoint_version=V2; or python -m tuner.config set CONFIG "
+                           "train_config.fine_tune_checkpoint_version=V2 -o OUT (TF2 checkpoints are all V2)")
     set_value(ready, "train_config.fine_tune_checkpoint_version", "V2")
     (finding,) = lint(ready)
     assert (finding.severity, finding.path) == (Severity.ERROR, "train_config.fine_tune_checkpoint_type")
@@ -178,8 +187,10 @@ def test_freezing_without_a_fine_tune_checkpoint_and_bad_regexes(ready):
     assert unloaded.severity is Severity.WARNING
     assert unloaded.message.startswith("freeze_variables is set without a fine_tune_checkpoint: it freezes "
                                        "randomly initialised weights (odapi-tuner's trainer")
-    assert unloaded.fix == ("set train_config.fine_tune_checkpoint (and fine_tune_checkpoint_type) or remove "
-                            "train_config.freeze_variables")
+    assert unloaded.fix == ("python -m tuner.config set CONFIG train_config.fine_tune_checkpoint=CHECKPOINT "
+                            "train_config.fine_tune_checkpoint_type=detection -o OUT, or remove "
+                            "train_config.freeze_variables: python -m tuner.config remove CONFIG "
+                            "train_config.freeze_variables -o OUT")
 
 
 def test_ssd_aspect_ratios_without_one(ready):
@@ -204,8 +215,9 @@ def test_deprecated_fields(tf1, shapes):
     findings = _by_path([f for f in lint(tf1, check_files=False) if "deprecated" in f.message])
     assert set(findings) == {"train_config.from_detection_checkpoint", "eval_config.num_examples",
                              "eval_config.max_evals"}
-    assert 'fine_tune_checkpoint_type="detection"' in \
-        findings["train_config.from_detection_checkpoint"].fix
+    assert findings["train_config.from_detection_checkpoint"].fix == (
+        "python -m tuner.config remove CONFIG train_config.from_detection_checkpoint -o OUT and "
+        "python -m tuner.config set CONFIG train_config.fine_tune_checkpoint_type=detection -o OUT")
     assert all(f.severity is Severity.WARNING for f in findings.values())
     set_value(shapes, "train_config.max_number_of_boxes", 20)
     assert any(f.path == "train_config.max_number_of_boxes" and f.severity is Severity.WARNING
@@ -249,7 +261,8 @@ def test_empty_config_names_every_missing_section():
     assert by_path["train_config"].message.startswith("no train_config: nothing says how to train")
     assert by_path["train_input_reader"].message == "no train_input_reader: no training data is configured"
     assert by_path["eval_input_reader"].message == "no eval_input_reader: trials cannot be evaluated"
-    assert all("point_to_dataset" in by_path[p].fix for p in ("train_input_reader", "eval_input_reader"))
+    assert all("python -m tuner.config edit CONFIG --data DIR -o OUT" in by_path[p].fix
+               for p in ("train_input_reader", "eval_input_reader"))
     assert lint(loads("model { }"), check_files=False)[0].message == "model names no architecture"
 
 
@@ -263,7 +276,8 @@ def test_unset_eval_label_map(ready):
     (finding,) = lint(ready)
     assert (finding.severity, finding.path) == (Severity.ERROR, "eval_input_reader[0].label_map_path")
     assert "no label map: the OD API's evaluation needs one" in finding.message
-    assert finding.fix == "set eval_input_reader[0].label_map_path (point_to_dataset sets it)"
+    assert finding.fix.startswith("python -m tuner.config set CONFIG eval_input_reader[0].label_map_path=LABEL_MAP "
+                                  "-o OUT; with the inputs: python -m tuner.config edit CONFIG --data DIR -o OUT")
     assert lint(ready, check_files=False) == [finding]  # a config fact, not a file check
 
 
@@ -277,7 +291,7 @@ def test_num_classes_checked_against_the_eval_label_map_too(ready, dataset, tmp_
     assert "training classes" in finding.fix
     set_value(ready, "model.ssd.num_classes", 4)  # now the train label map disagrees
     (finding,) = lint(ready)
-    assert finding.path == "model.ssd.num_classes" and finding.fix == "set model.ssd.num_classes=3"
+    assert finding.path == "model.ssd.num_classes" and "set CONFIG model.ssd.num_classes=3 -o OUT" in finding.fix
     assert "(train_input_reader.label_map_path) has 3 classes" in finding.message
     set_value(ready, "train_input_reader.label_map_path", str(four))
     set_value(ready, "eval_input_reader[0].label_map_path", str(dataset.label_map))
@@ -300,7 +314,9 @@ def test_cosine_warmup_longer_than_training(ready):
     finding = findings[f"{COSINE}.warmup_steps"]
     assert finding.severity is Severity.ERROR
     assert finding.message == "warmup_steps 50 >= num_steps 40: training ends during the warmup"
-    assert "set_num_steps" in finding.fix
+    assert finding.fix.startswith("python -m tuner.config lint CONFIG --fix -o OUT sets total_steps=40, scaling "
+                                  "warmup and hold in proportion; or python -m tuner.config set CONFIG "
+                                  f"{COSINE}.warmup_steps=W -o OUT with W < 40")
     set_num_steps(ready, 40)
     assert lint(ready) == []
 
@@ -310,7 +326,7 @@ def test_cosine_warmup_plus_hold_not_below_total_steps(ready):
     (finding,) = [f for f in lint(ready) if f.severity is Severity.ERROR]
     assert finding.path == f"{COSINE}.hold_base_rate_steps"
     assert "warmup_steps 50 + hold_base_rate_steps 950 >= total_steps 1000" in finding.message
-    assert finding.fix == f"set {COSINE}.hold_base_rate_steps below 950"
+    assert finding.fix == f"python -m tuner.config set CONFIG {COSINE}.hold_base_rate_steps=H -o OUT with H < 950"
 
 
 def test_cosine_warmup_equal_to_total_is_not_called_rejected(ready):

@@ -1,7 +1,23 @@
-"""Command line: ``python -m tuner.config {show,get,set,add,remove,diff,lint} ...``.
+"""Command line: ``python -m tuner.config {show,get,set,add,remove,edit,diff,lint} ...``.
 
 Thin by design: parse arguments, call the library, print. Bad input prints one line
-``error: ...`` on stderr and exits 2; ``lint`` exits 1 when it finds errors.
+``error: ...`` on stderr and exits 2, and nothing is written; ``lint`` exits 1 when it finds
+errors (with ``--fix``: errors that remain after fixing).
+
+Output files: ``set``, ``add``, ``remove`` and ``edit`` write the edited config to ``-o OUT``, or
+print it to stdout without ``-o``; the input is overwritten only when ``-o`` names it.
+
+``edit CONFIG [--num-steps N] [--learning-rate X] [--schedule KIND] [--warmup-fraction F]
+[--l2 W] [--batch-size B] [--data DIR | --train-data R --eval-data R --label-map M] [-o OUT]``
+makes the library's coupled edits (:mod:`tuner.config.plan`, fixed order) and prints one
+``path: old -> new`` line per changed field: on stdout with ``-o``, on stderr without (stdout
+then holds the config). ``--data DIR`` takes a directory holding ``train.record``,
+``eval.record`` (or their shards ``train.record-*``, ``eval.record-*``) and ``label_map.pbtxt``,
+the layout ``python -m tuner.data.shapes`` writes, and writes absolute paths.
+
+``lint CONFIG --fix [-o OUT]`` applies the mechanical fixes (:mod:`tuner.config.autofix`),
+prints each change as ``fixed: path: old -> new``, then the findings that remain. Without
+``-o`` it is a dry run: it writes nothing and prints ``would fix: ...`` lines instead.
 """
 from __future__ import annotations
 
@@ -14,10 +30,12 @@ from google.protobuf import text_format
 from google.protobuf.message import Message
 
 from tuner.config.diff import diff, format_diff
+from tuner.config.edits import dataset_files
 from tuner.config.errors import ConfigError
 from tuner.config.io import dumps, load, write_text_atomic
 from tuner.config.lint import format_findings, has_errors, lint
 from tuner.config.paths import add_value, get_value, remove_value, set_value
+from tuner.config.plan import Dataset, EditPlan, apply_plan
 
 EXIT_OK, EXIT_LINT, EXIT_USAGE = 0, 1, 2
 
@@ -70,6 +88,7 @@ def _build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("config")
         cmd.add_argument("edits", nargs="+", metavar=metavar)
         cmd.add_argument("-o", "--output", help="output file (the input only if named explicitly)")
+    _add_edit_parser(sub)
     dif = sub.add_parser("diff", help="list differences A -> B as 'path: old -> new'")
     dif.add_argument("a")
     dif.add_argument("b")
@@ -79,7 +98,96 @@ def _build_parser() -> argparse.ArgumentParser:
     lnt.add_argument("--no-files", action="store_true", help="skip file-system checks")
     lnt.add_argument("--no-anchors", action="store_true",
                      help="skip the anchor-coverage check (it reads the training boxes and builds the model)")
+    lnt.add_argument("--fix", action="store_true",
+                     help="apply the mechanical fixes and print each change, then lint the result; "
+                          "without -o a dry run that writes nothing")
+    lnt.add_argument("-o", "--output", help="with --fix: write the fixed config here "
+                                            "(the input only if named explicitly)")
     return parser
+
+
+SCHEDULE_CHOICES = ("cosine", "exponential", "constant", "manual", "manual_step")
+
+
+def _add_edit_parser(sub: argparse._SubParsersAction) -> None:
+    edit = sub.add_parser("edit", help="coupled edits (steps, learning rate, schedule, L2, batch, dataset); "
+                                       "writes to -o OUT or stdout, prints each change")
+    edit.add_argument("config")
+    edit.add_argument("--num-steps", type=int, metavar="N", help="train_config.num_steps; the schedule stretches along")
+    edit.add_argument("--learning-rate", type=float, metavar="X", help="base learning rate; the schedule rescales")
+    edit.add_argument("--schedule", choices=SCHEDULE_CHOICES,
+                      help="switch the schedule, sized to num_steps, keeping the base rate and warmup")
+    edit.add_argument("--warmup-fraction", type=float, metavar="F",
+                      help="cosine warmup as a fraction of total_steps, in [0, 1)")
+    edit.add_argument("--l2", type=float, metavar="W", help="the weight of every L2 regularizer")
+    edit.add_argument("--batch-size", type=int, metavar="B", help="train_config.batch_size")
+    edit.add_argument("--data", metavar="DIR",
+                      help="dataset directory with train.record, eval.record and label_map.pbtxt "
+                           "(python -m tuner.data.shapes writes one); sets inputs, label maps and num_classes")
+    edit.add_argument("--train-data", metavar="R", help="train records (path or glob); with --eval-data, --label-map")
+    edit.add_argument("--eval-data", metavar="R", help="eval records (path or glob)")
+    edit.add_argument("--label-map", metavar="M", help="label map (sets num_classes from it)")
+    edit.add_argument("-o", "--output", help="output file (the input only if named explicitly)")
+
+
+def _dataset(args: argparse.Namespace) -> Dataset | None:
+    """The dataset of ``edit``'s --data or --train-data/--eval-data/--label-map, checked as a set."""
+    given = {flag: value for flag, value in (("--train-data", args.train_data), ("--eval-data", args.eval_data),
+                                             ("--label-map", args.label_map)) if value is not None}
+    if args.data is not None:
+        if given:
+            raise ConfigError(f"--data and {', '.join(given)} both name the dataset",
+                              fix="give either --data DIR or --train-data R --eval-data R --label-map M")
+        return Dataset(*dataset_files(args.data))
+    if not given:
+        return None
+    if len(given) < 3:
+        missing = [flag for flag in ("--train-data", "--eval-data", "--label-map") if flag not in given]
+        raise ConfigError(f"{', '.join(given)} needs {' and '.join(missing)} too",
+                          fix="give all three: --train-data R --eval-data R --label-map M (or --data DIR)")
+    return Dataset(args.train_data, args.eval_data, args.label_map)
+
+
+def _edit(args: argparse.Namespace) -> None:
+    plan = EditPlan(num_steps=args.num_steps, schedule=args.schedule, learning_rate=args.learning_rate,
+                    warmup_fraction=args.warmup_fraction, l2_weight=args.l2, batch_size=args.batch_size,
+                    dataset=_dataset(args))
+    if plan.is_empty():
+        raise ConfigError("edit needs at least one edit",
+                          fix="give e.g. --num-steps N, --learning-rate X or --data DIR (see --help)")
+    before = load(args.config)
+    cfg = type(before)()
+    cfg.CopyFrom(before)
+    apply_plan(cfg, plan)
+    _write_or_print(cfg, args.output)
+    text = format_diff(diff(before, cfg))
+    if text:
+        print(text, file=sys.stdout if args.output is not None else sys.stderr)
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from tuner import tfquiet
+    from tuner.config.autofix import apply_fixes
+
+    if args.output is not None and not args.fix:
+        raise ConfigError("lint -o writes the fixed config and needs --fix",
+                          fix="add --fix, or drop -o to only lint")
+    cfg = load(args.config)
+    check_files, check_anchors = not args.no_files, not args.no_anchors
+    with tfquiet.quietly():  # the anchor check imports TensorFlow: its start-up lines stay off ours
+        if not args.fix:
+            findings = lint(cfg, base_dir=args.base_dir, check_files=check_files, check_anchors=check_anchors)
+        else:
+            result = apply_fixes(cfg, base_dir=args.base_dir, check_files=check_files, check_anchors=check_anchors)
+            findings = list(result.remaining)
+            if args.output is not None:
+                write_text_atomic(args.output, dumps(result.config))
+            label = "fixed" if args.output is not None else "would fix"
+            for change in result.changes:
+                print(f"{label}: {change}")
+    if findings:
+        print(format_findings(findings))
+    return EXIT_LINT if has_errors(findings) else EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -98,19 +206,14 @@ def _run(args: argparse.Namespace) -> int:
             else:
                 remove_value(cfg, edit)
         _write_or_print(cfg, args.output)
+    elif args.command == "edit":
+        _edit(args)
     elif args.command == "diff":
         text = format_diff(diff(load(args.a), load(args.b)))
         if text:
             print(text)
     else:
-        from tuner import tfquiet
-
-        with tfquiet.quietly():  # the anchor check imports TensorFlow: its start-up lines stay off ours
-            findings = lint(load(args.config), base_dir=args.base_dir, check_files=not args.no_files,
-                            check_anchors=not args.no_anchors)
-        if findings:
-            print(format_findings(findings))
-        return EXIT_LINT if has_errors(findings) else EXIT_OK
+        return _lint(args)
     return EXIT_OK
 
 

@@ -1,6 +1,7 @@
 """Semantic edits other than the learning-rate schedule: regularization and dataset pointing."""
 from __future__ import annotations
 
+import glob
 import math
 import os
 from typing import Sequence, Union
@@ -8,14 +9,17 @@ from typing import Sequence, Union
 from google.protobuf.message import Message
 from object_detection.protos import pipeline_pb2
 
-from tuner.config.errors import ConfigValueError
+from tuner.config.errors import ConfigFileError, ConfigValueError
 from tuner.config.io import PathLike
+from tuner.config.remote import url_scheme
 from tuner.config.labelmap import label_map_num_classes, load_label_map
 from tuner.config.paths import iter_set_fields
 
 Config = pipeline_pb2.TrainEvalPipelineConfig
 Records = Union[PathLike, Sequence[PathLike]]
 _HYPERPARAMS = "object_detection.protos.Hyperparams"
+#: A dataset directory's files: the layout ``python -m tuner.data.shapes`` writes.
+TRAIN_RECORD, EVAL_RECORD, LABEL_MAP = "train.record", "eval.record", "label_map.pbtxt"
 
 
 def hyperparams_paths(cfg: Message) -> list[str]:
@@ -53,8 +57,9 @@ def set_l2_weight(cfg: Config, weight: float) -> list[str]:
             changed.append(f"{path}.regularizer.l2_regularizer.weight")
     if not changed:
         raise ConfigValueError("the config has no l2_regularizer to set",
-                               path="model", fix="add regularizer { l2_regularizer { weight: W } } "
-                                                 "to the conv_hyperparams you want regularized")
+                               path="model", fix="add one to the hyperparams to regularize: python -m "
+                                                 "tuner.config set CONFIG PATH.conv_hyperparams.regularizer"
+                                                 ".l2_regularizer.weight=W -o OUT")
     return changed
 
 
@@ -80,6 +85,50 @@ def _as_list(records: Records) -> list[str]:
         raise ConfigValueError(f"record paths must be non-empty, got {records!r}",
                                fix="give a .record/.tfrecord path or glob")
     return items
+
+
+def _split(directory: str, name: str) -> str | None:
+    """``directory/name`` if it is a file, else the glob of its shards ``name-*`` if any exist."""
+    single = os.path.join(directory, name)
+    if os.path.isfile(single):
+        return single
+    shards = os.path.join(directory, glob.escape(name) + "-*")
+    return os.path.join(directory, name + "-*") if any(map(os.path.isfile, glob.glob(shards))) else None
+
+
+def dataset_files(directory: PathLike) -> tuple[str, str, str]:
+    """The train records, eval records and label map of a dataset directory, as absolute paths.
+
+    The layout is the one ``python -m tuner.data.shapes`` writes: :data:`TRAIN_RECORD`,
+    :data:`EVAL_RECORD` and :data:`LABEL_MAP`. A split may instead be sharded
+    (``train.record-00000-of-00010`` ...): it is then given as the glob ``train.record-*``,
+    which the OD API's input reader expands.
+
+    Raises:
+        ConfigFileError: ``directory`` is remote or not a directory, or files are missing (all
+            of them are named).
+    """
+    path = os.fspath(directory)
+    scheme = url_scheme(path)
+    if scheme is not None:
+        raise ConfigFileError(f"dataset directory {path} is remote ({scheme}://): its label map cannot be read "
+                              "here", fix="name the files: --train-data R --eval-data R --label-map M with a "
+                                          "local label map")
+    if not os.path.isdir(path):
+        raise ConfigFileError(f"dataset directory not found: {path}",
+                              fix="give a directory holding train.record, eval.record and label_map.pbtxt "
+                                  "(python -m tuner.data.shapes --out DIR writes one)")
+    root = os.path.abspath(path)
+    train, evaluation = _split(root, TRAIN_RECORD), _split(root, EVAL_RECORD)
+    label_map = os.path.join(root, LABEL_MAP)
+    missing = [name for name, found in ((TRAIN_RECORD, train), (EVAL_RECORD, evaluation),
+                                        (LABEL_MAP, os.path.isfile(label_map))) if not found]
+    if missing or train is None or evaluation is None:
+        raise ConfigFileError(f"dataset directory {path} has no {', '.join(missing)}",
+                              fix="give a directory holding train.record, eval.record (or their shards "
+                                  "NAME-*) and label_map.pbtxt, or name the files with --train-data R "
+                                  "--eval-data R --label-map M")
+    return train, evaluation, label_map
 
 
 def point_to_dataset(cfg: Config, train_record: Records, eval_record: Records,

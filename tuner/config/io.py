@@ -11,15 +11,14 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import TypeVar, Union
+from typing import TypeVar
 
 from google.protobuf import descriptor_pool, text_format
 from google.protobuf.message import Message
 from object_detection.protos import pipeline_pb2
 
 from tuner.config.errors import ConfigFileError, ConfigSyntaxError
-
-PathLike = Union[str, "os.PathLike[str]"]
+from tuner.config.remote import PathLike, url_scheme
 M = TypeVar("M", bound=Message)
 
 _LOCATION = re.compile(r"^(\d+):(\d+) : ")
@@ -123,8 +122,13 @@ def read_text(path: PathLike, *, what: str = "config") -> str:
     """Read a UTF-8 text file, turning OS errors into :class:`ConfigFileError`.
 
     Raises:
-        ConfigFileError: The file is missing, unreadable or not UTF-8.
+        ConfigFileError: The file is missing, unreadable or not UTF-8, or ``path`` is remote
+            (``gs://...``: only local files are read, see :mod:`tuner.config.remote`).
     """
+    scheme = url_scheme(path)
+    if scheme is not None:
+        raise ConfigFileError(f"{what} file {os.fspath(path)} is remote ({scheme}://): odapi-tuner reads "
+                              "local files only", fix="copy it to a local file and give that path")
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -4,6 +4,11 @@ Each rule is a function ``(cfg, context) -> Iterable[Finding]`` listed in :data:
 :func:`lint` runs them in order. File-system rules (missing inputs, label maps, record counts)
 only run with ``check_files=True``; relative paths are taken relative to ``base_dir``. The
 schedule rules live in :mod:`.lint_schedule`; findings and the rule context in :mod:`.findings`.
+
+Remote paths (``gs://``, ``s3://``, ``hdfs://``, any ``scheme://``; :mod:`.remote`) are not
+checked: no "does not exist", no label-map or record-count check, and no finding saying so.
+Every fix text names a command a CLI user can run; a finding with a mechanical fix carries a
+:class:`~tuner.config.findings.Repair` that ``lint --fix`` (:mod:`.autofix`) applies.
 """
 from __future__ import annotations
 
@@ -18,15 +23,20 @@ from object_detection.protos import input_reader_pb2
 from tuner.config import lint_schedule
 from tuner.config.edits import model_num_classes_path
 from tuner.config.errors import ConfigError
-from tuner.config.findings import (PLACEHOLDER, Config, Finding, LintContext, Rule, Severity, error,
-                                   warning)
+from tuner.config.findings import (PLACEHOLDER, Config, Finding, LintContext, Repair, Rule, Severity, cli,
+                                   error, warning)
 from tuner.config.io import PathLike
 from tuner.config.labelmap import label_map_num_classes, load_label_map
-from tuner.config.paths import iter_set_fields
+from tuner.config.paths import add_value, iter_set_fields, set_value
 from tuner.config.ranges import range_violations
 from tuner.config.records import count_records, expand_input_paths
+from tuner.config.remote import is_remote
 
 __all__ = ["Finding", "RULES", "Severity", "format_findings", "has_errors", "lint"]
+
+#: Fix text for a missing or unconfigured dataset: the edit that sets inputs, label maps and num_classes.
+POINT_TO_DATASET = (cli("edit", "--data DIR") + " (a directory with train.record, eval.record, label_map.pbtxt; "
+                    "or --train-data R --eval-data R --label-map M)")
 
 
 def _sections(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -41,10 +51,10 @@ def _sections(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
                                     "batch_size, num_steps)", "add a train_config { ... } section")
     if not cfg.HasField("train_input_reader"):
         yield error("train_input_reader", "no train_input_reader: no training data is configured",
-                    "add train_input_reader { ... } (point_to_dataset adds both readers)")
+                    f"point it at a dataset: {POINT_TO_DATASET}")
     if not cfg.eval_input_reader:
         yield error("eval_input_reader", "no eval_input_reader: trials cannot be evaluated",
-                    "add eval_input_reader { ... } (point_to_dataset adds both readers)")
+                    f"point it at a dataset: {POINT_TO_DATASET}")
 
 
 def _readers(cfg: Config) -> Iterator[tuple[str, input_reader_pb2.InputReader]]:
@@ -62,10 +72,17 @@ def _placeholders(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
         for i, text in enumerate(values):
             if PLACEHOLDER in text:
                 where = f"{path}[{i}]" if isinstance(value, list) else path
-                hint = " (point_to_dataset sets inputs and label maps)" \
-                    if "input_reader" in where else ""
+                hint = f"; inputs and label maps together: {POINT_TO_DATASET}" if "input_reader" in where else ""
                 yield error(where, f"placeholder path {text!r} was never configured",
-                            f"set {where}=REAL_PATH{hint}")
+                            cli("set", f"{where}=REAL_PATH") + hint)
+
+
+def _not_checked(path: str, remote: str) -> Finding:
+    """A remote path is read by TensorFlow on the training machine; lint never touches the network."""
+    return warning(path, f"remote path {remote!r} was not checked (lint reads local files only; its records, label "
+                         "map and class count are not verified)",
+                   "check it from a machine with access, e.g. gsutil ls PATH, or copy the data locally and "
+                   + cli("set", f"{path}=LOCAL_PATH"))
 
 
 def _missing_files(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -73,19 +90,26 @@ def _missing_files(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
         return
     for where, reader in _readers(cfg):
         label_map = reader.label_map_path
-        if label_map and PLACEHOLDER not in label_map and not os.path.isfile(ctx.resolve(label_map)):
+        if label_map and is_remote(label_map):
+            yield _not_checked(f"{where}.label_map_path", label_map)
+        if label_map and PLACEHOLDER not in label_map and not is_remote(label_map) \
+                and not os.path.isfile(ctx.resolve(label_map)):
             yield error(f"{where}.label_map_path", f"label map {label_map!r} does not exist",
-                        "fix the path or create the label map")
+                        "fix the path: " + cli("set", f"{where}.label_map_path=LABEL_MAP") + f", or {POINT_TO_DATASET}")
         if reader.WhichOneof("input_reader") != "tf_record_input_reader" or \
                 not reader.tf_record_input_reader.input_path:
             yield error(f"{where}.tf_record_input_reader.input_path", "no input files configured",
-                        "set tf_record_input_reader.input_path (point_to_dataset)")
+                        POINT_TO_DATASET)
             continue
         for i, pattern in enumerate(reader.tf_record_input_reader.input_path):
-            if PLACEHOLDER not in pattern and not expand_input_paths(pattern, base_dir=ctx.base_dir):
+            if is_remote(pattern):
+                yield _not_checked(f"{where}.tf_record_input_reader.input_path[{i}]", pattern)
+            if PLACEHOLDER not in pattern and not is_remote(pattern) and \
+                    not expand_input_paths(pattern, base_dir=ctx.base_dir):
                 yield error(f"{where}.tf_record_input_reader.input_path[{i}]",
                             f"input {pattern!r} matches no file",
-                            "fix the path/glob or generate the TFRecord files")
+                            "fix the path/glob: " + cli("set", f"{where}.tf_record_input_reader.input_path[{i}]=PATH")
+                            + f", or {POINT_TO_DATASET}")
 
 
 def _eval_label_map(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -94,7 +118,8 @@ def _eval_label_map(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
         if not reader.label_map_path:
             where = f"eval_input_reader[{i}].label_map_path"
             yield error(where, "no label map: the OD API's evaluation needs one for its categories "
-                               "and fails without it", f"set {where} (point_to_dataset sets it)")
+                               "and fails without it",
+                        cli("set", f"{where}=LABEL_MAP") + f"; with the inputs: {POINT_TO_DATASET}")
 
 
 def _num_classes(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -110,7 +135,7 @@ def _num_classes(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
     for where, reader in _readers(cfg):
         label_map = reader.label_map_path
         full = ctx.resolve(label_map)
-        if not label_map or PLACEHOLDER in label_map or not os.path.isfile(full) \
+        if not label_map or PLACEHOLDER in label_map or is_remote(label_map) or not os.path.isfile(full) \
                 or os.path.realpath(full) in files:
             continue
         files.add(os.path.realpath(full))
@@ -131,12 +156,18 @@ def _num_classes(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
         if first is not None and first[0] == actual:
             yield error(f"{where}.label_map_path", f"the label map {label_map!r} has {expected} classes "
                                                    f"but num_classes and the {first[1]} label map have "
-                                                   f"{actual}", f"point {where}.label_map_path at a label "
-                                                                "map with the training classes")
+                                                   f"{actual}", "point it at a label map with the training "
+                                                                "classes: " + cli("set", f"{where}.label_map_path"
+                                                                                  "=LABEL_MAP"))
         else:
             yield error(path, f"num_classes is {actual} but the label map {label_map!r} "
                               f"({where}.label_map_path) has {expected} classes",
-                        f"set {path}={expected}")
+                        cli("set", f"{path}={expected}"), _set_repair(path, expected))
+
+
+def _set_repair(path: str, value: object) -> Repair:
+    """The repair that sets ``path`` to ``value`` (schema- and range-checked like ``set``)."""
+    return Repair(f"sets {path}={value}", lambda c: set_value(c, path, value))
 
 
 def _ranges(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -156,17 +187,19 @@ def _fine_tune(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
         yield report("train_config.fine_tune_checkpoint_type",
                      "fine_tune_checkpoint is set without fine_tune_checkpoint_type; the trainer "
                      f"silently assumes {implied!r}",
-                     'set train_config.fine_tune_checkpoint_type="detection" (or "classification")')
+                     cli("set", "train_config.fine_tune_checkpoint_type=detection") + " (or classification)")
     if train.fine_tune_checkpoint and train.fine_tune_checkpoint_version != train_pb2.CheckpointVersion.V2:
         yield error("train_config.fine_tune_checkpoint_version",
                     "fine_tune_checkpoint_version is V1 (the default when unset); the TF2 trainer refuses it "
                     "('Checkpoint version should be V2') before the first step",
-                    "set train_config.fine_tune_checkpoint_version=V2 (TF2 checkpoints are all V2)")
+                    cli("set", "train_config.fine_tune_checkpoint_version=V2") + " (TF2 checkpoints are all V2)",
+                    _set_repair("train_config.fine_tune_checkpoint_version", "V2"))
     if train.fine_tune_checkpoint_type and not train.fine_tune_checkpoint:
         yield warning("train_config.fine_tune_checkpoint",
                       f"fine_tune_checkpoint_type {train.fine_tune_checkpoint_type!r} is set but "
                       "there is no fine_tune_checkpoint; training starts from scratch",
-                      "set train_config.fine_tune_checkpoint or remove the type")
+                      cli("set", "train_config.fine_tune_checkpoint=CHECKPOINT") + ", or remove the type: "
+                      + cli("remove", "train_config.fine_tune_checkpoint_type"))
 
 
 def _trainable_filters(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -193,7 +226,9 @@ def _trainable_filters(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
         else:
             yield warning(path, f"{name} is set without a fine_tune_checkpoint: it freezes randomly initialised "
                                 f"weights ({honoured})",
-                          f"set train_config.fine_tune_checkpoint (and fine_tune_checkpoint_type) or remove {path}")
+                          cli("set", "train_config.fine_tune_checkpoint=CHECKPOINT",
+                              "train_config.fine_tune_checkpoint_type=detection") + f", or remove {path}: "
+                          + cli("remove", path))
 
 
 def _aspect_ratios(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -206,7 +241,8 @@ def _aspect_ratios(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
     if ratios and not any(abs(r - 1.0) < 1e-6 for r in ratios):
         path = "model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios"
         yield warning(path, f"aspect_ratios {[round(r, 4) for r in ratios]} lack 1.0: no square "
-                            "anchors", f"add {path}=1.0")
+                            "anchors", cli("add", f"{path}=1.0"),
+                      Repair(f"adds 1.0 to {path}", lambda c: add_value(c, path, 1.0)))
 
 
 def _matcher(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -223,7 +259,8 @@ def _matcher(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
             path = f"{prefix}.argmax_matcher.unmatched_threshold"
             yield error(path, f"unmatched_threshold {argmax.unmatched_threshold:g} > matched_threshold "
                               f"{argmax.matched_threshold:g}: the OD API rejects this matcher",
-                        f"set {path} <= matched_threshold (or tune the `matcher_iou` knob, which sets both)")
+                        cli("set", f"{path}=T") + " with T <= matched_threshold (in a search space, the "
+                        "`matcher_iou` knob sets both)")
 
 
 def _deprecated(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -231,9 +268,9 @@ def _deprecated(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
         if not field.GetOptions().deprecated:
             continue
         if field.name == "from_detection_checkpoint":
-            fix = 'remove it and set train_config.fine_tune_checkpoint_type="detection"'
+            fix = cli("remove", path) + " and " + cli("set", "train_config.fine_tune_checkpoint_type=detection")
         else:
-            fix = f"remove it: remove {path}"
+            fix = cli("remove", path)
         yield warning(path, f"{field.name} is deprecated in the OD API schema and ignored or "
                             "superseded by the TF2 trainer", fix)
 
@@ -243,6 +280,8 @@ def _batch_size(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
     if not ctx.check_files or reader.WhichOneof("input_reader") != "tf_record_input_reader":
         return
     patterns = list(reader.tf_record_input_reader.input_path)
+    if any(is_remote(pattern) for pattern in patterns):
+        return  # remote records are not counted
     files: list[str] = []
     for pattern in patterns:
         matched = expand_input_paths(pattern, base_dir=ctx.base_dir) if PLACEHOLDER not in pattern \
@@ -262,7 +301,8 @@ def _batch_size(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
     if batch > total:
         yield error("train_config.batch_size", f"batch_size {batch} is larger than the training "
                                                f"set ({total} records): every batch repeats images",
-                    f"set train_config.batch_size<={total} or point at the full dataset")
+                    cli("edit", "--batch-size B") + f" with B <= {total}, or point at the full dataset: "
+                    + cli("edit", "--data DIR"))
 
 
 #: Records the anchor-coverage rule reads (enough for a stable coverage, seconds to read).
@@ -284,8 +324,8 @@ def _anchor_coverage(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
     except AnchorError:
         return  # a generator the analysis does not know: nothing to say
     paths = [ctx.resolve(p) for p in cfg.train_input_reader.tf_record_input_reader.input_path]
-    if not paths or any(PLACEHOLDER in p or not expand_input_paths(p) for p in paths):
-        return  # unreadable data is reported by the missing-files rule
+    if not paths or any(PLACEHOLDER in p or is_remote(p) or not expand_input_paths(p) for p in paths):
+        return  # unreadable data is reported by the missing-files rule; remote data is not read
     try:
         measured = analysis.subject(cfg, paths, max_records=ANCHOR_LINT_RECORDS).measure(params)
     except AnchorError as exc:

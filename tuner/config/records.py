@@ -2,6 +2,10 @@
 
 A TFRecord file is a sequence of ``uint64 length (little endian) | uint32 masked crc of length |
 data[length] | uint32 masked crc of data``. CRCs are not verified here; only the framing.
+
+Local files only: a remote pattern (``gs://bucket/train.record-?????-of-00010``, see
+:mod:`tuner.config.remote`) is neither listed nor read here; callers check
+:func:`~tuner.config.remote.is_remote` first.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pathlib import Path
 
 from tuner.config.errors import ConfigFileError
 from tuner.config.io import PathLike
+from tuner.config.remote import is_remote, url_scheme
 
 _HEADER = 12  # 8-byte length + 4-byte crc
 _FOOTER = 4
@@ -21,7 +26,13 @@ def expand_input_paths(pattern: str, *, base_dir: PathLike | None = None) -> lis
     """Expand a glob pattern (as ``input_path`` allows) into existing files, sorted.
 
     Relative patterns are taken relative to ``base_dir`` (default: the current directory).
+
+    Raises:
+        ConfigFileError: ``pattern`` is remote (``gs://...``): it cannot be listed here.
     """
+    if is_remote(pattern):
+        raise ConfigFileError(f"input {pattern!r} is remote ({url_scheme(pattern)}://): only local files "
+                              "are listed", fix="check remote inputs with gsutil ls (or the storage's own tool)")
     full = pattern if os.path.isabs(pattern) or base_dir is None else os.path.join(base_dir, pattern)
     if glob.has_magic(full):
         return sorted(p for p in glob.glob(full) if os.path.isfile(p))
@@ -32,8 +43,12 @@ def count_records(path: PathLike) -> int:
     """Count the records in one TFRecord file.
 
     Raises:
-        ConfigFileError: The file cannot be read or its framing is truncated/corrupt.
+        ConfigFileError: The file cannot be read, is remote (``gs://...``) or its framing is
+            truncated/corrupt.
     """
+    if is_remote(path):
+        raise ConfigFileError(f"TFRecord file {os.fspath(path)} is remote ({url_scheme(path)}://): only local "
+                              "files are read", fix="count remote records where they are stored")
     count = 0
     try:
         size = Path(path).stat().st_size

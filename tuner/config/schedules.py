@@ -64,7 +64,8 @@ def _schedule_kind(cfg: Config) -> str:
     if kind is None:
         raise ConfigValueError("the optimizer has no learning-rate schedule set",
                                path="train_config.optimizer",
-                               fix="use set_schedule_type(cfg, 'cosine') or set one in the config")
+                               fix="set one: python -m tuner.config edit CONFIG --schedule cosine -o OUT "
+                                   "(set_schedule_type in Python)")
     return kind
 
 
@@ -161,11 +162,13 @@ def _place_steps(sched: Message, steps: list[int], limit: int) -> None:
         entry.learning_rate = rate
 
 
-def set_num_steps(cfg: Config, n: int) -> None:
+def set_num_steps(cfg: Config, n: int, *, schedule_length: int | None = None) -> None:
     """Change ``train_config.num_steps`` and stretch the schedule to match.
 
-    The schedule is rescaled by ``n / old`` where ``old`` is the previous ``num_steps`` (or,
-    if that was 0 = train forever, the cosine ``total_steps``). Cosine: ``total_steps = n`` and
+    The schedule is rescaled by ``n / old`` where ``old`` is ``schedule_length`` if given (the
+    length the schedule was made for; ``lint --fix`` passes the cosine ``total_steps`` when it
+    disagrees with ``num_steps``), else the previous ``num_steps`` (or, if that was 0 = train
+    forever, the cosine ``total_steps``). Cosine: ``total_steps = n`` and
     warmup/hold steps scale. Exponential: ``decay_steps`` and ``burnin_steps`` scale. Manual
     step: boundaries scale (kept >= 1, strictly increasing and below ``n`` where there is room;
     entries squeezed onto one step merge, the later rate winning). Constant: nothing to do.
@@ -175,7 +178,7 @@ def set_num_steps(cfg: Config, n: int) -> None:
         ConfigValueError: ``n`` is not a whole number > 0.
     """
     n = _check_steps(n)
-    old = cfg.train_config.num_steps
+    old = _check_steps(schedule_length) if schedule_length is not None else cfg.train_config.num_steps
     cfg.train_config.num_steps = n
     optimizer = cfg.train_config.optimizer
     if optimizer.WhichOneof("optimizer") is None or \
@@ -243,7 +246,8 @@ def set_schedule_type(cfg: Config, kind: str) -> None:
     if member != "constant_learning_rate" and n <= 0:
         raise ConfigValueError(f"cannot size a {kind} schedule: train_config.num_steps is {n}",
                                path="train_config.num_steps",
-                               fix="set train_config.num_steps (set_num_steps) first")
+                               fix="give the length too: python -m tuner.config edit CONFIG --num-steps N "
+                                   f"--schedule {kind} -o OUT (set_num_steps in Python)")
     warmup_steps = min(warmup_steps, max(n - 1, 0))
     if member == "constant_learning_rate":
         lr.constant_learning_rate.learning_rate = base
@@ -269,6 +273,32 @@ def set_schedule_type(cfg: Config, kind: str) -> None:
         for _, factor in MANUAL_STEP_PLAN:
             sched.schedule.add(learning_rate=base * factor)
         _place_steps(sched, steps, n)
+
+
+def set_warmup_fraction(cfg: Config, fraction: float) -> None:
+    """Set a cosine schedule's warmup to ``fraction`` of its ``total_steps``.
+
+    ``warmup_steps = round(fraction * total_steps)``; a warmup rate above the base rate (which
+    the OD API rejects) is lowered to a third of the base rate. 0 removes the warmup.
+
+    Raises:
+        ConfigValueError: ``fraction`` is not in [0, 1), no optimizer, or the schedule is not
+            ``cosine_decay_learning_rate``.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction < 1.0:
+        raise ConfigValueError(f"warmup_fraction must be in [0, 1) (got {fraction!r})", path="warmup_fraction",
+                               fix="use a fraction such as 0.05")
+    lr = learning_rate_message(cfg)
+    kind = lr.WhichOneof("learning_rate")
+    if kind != "cosine_decay_learning_rate":
+        raise ConfigValueError(f"warmup_fraction applies to cosine_decay_learning_rate only; the schedule is {kind}",
+                               path=schedule_path(cfg) if kind else "train_config.optimizer",
+                               fix="switch first: python -m tuner.config edit CONFIG --schedule cosine "
+                                   "--warmup-fraction F -o OUT")
+    cosine = lr.cosine_decay_learning_rate
+    cosine.warmup_steps = int(round(fraction * cosine.total_steps))
+    if cosine.warmup_steps and cosine.warmup_learning_rate > cosine.learning_rate_base:
+        cosine.warmup_learning_rate = cosine.learning_rate_base / 3.0
 
 
 def learning_rate_at(cfg: Config, step: int) -> float:

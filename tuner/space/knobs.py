@@ -43,20 +43,17 @@ def set_momentum(cfg: Any, value: Any) -> None:
 
 
 def set_warmup_fraction(cfg: Any, value: Any) -> None:
-    """Warmup length of a cosine schedule as a fraction of its ``total_steps``."""
-    fraction = float(value)
-    if not 0.0 <= fraction < 1.0:
-        raise KnobError(f"warmup_fraction must be in [0, 1) (got {fraction})", path="warmup_fraction",
-                        fix="use a fraction such as 0.05")
+    """Warmup length of a cosine schedule as a fraction of its ``total_steps``
+    (:func:`tuner.config.set_warmup_fraction`)."""
     lr = cfgmod.learning_rate_message(cfg)
     if lr.WhichOneof("learning_rate") != "cosine_decay_learning_rate":
         raise KnobError("knob 'warmup_fraction' applies to cosine_decay_learning_rate only; the schedule is "
                         f"{lr.WhichOneof('learning_rate')}", path=cfgmod.schedule_path(cfg),
                         fix="make it conditional: when: {schedule: cosine}")
-    cosine = lr.cosine_decay_learning_rate
-    cosine.warmup_steps = int(round(fraction * cosine.total_steps))
-    if cosine.warmup_steps and cosine.warmup_learning_rate > cosine.learning_rate_base:
-        cosine.warmup_learning_rate = cosine.learning_rate_base / 3.0
+    try:
+        cfgmod.set_warmup_fraction(cfg, float(value))
+    except ConfigValueError as exc:
+        raise KnobError(exc.message, path=exc.path, fix=exc.fix) from None
 
 
 def set_matcher_iou(cfg: Any, value: Any) -> None:
