@@ -134,17 +134,22 @@ class Coverage:
     by_size: tuple[Group, ...]
     unmatched: np.ndarray = dataclasses.field(repr=False, compare=False)
 
-    def advice(self) -> list[str]:
-        """What to do about low coverage, one line per finding (empty when both are fine)."""
+    def advice(self, fitting: bool = False) -> list[str]:
+        """What to do about low coverage, one line per finding (empty when both are fine).
+
+        With ``fitting`` (the caller fits anchors itself, as a study does), the lines do not
+        send the user to the fit command.
+        """
         lines = []
-        if self.shape_coverage < LOW_SHAPE_COVERAGE:
+        if self.shape_coverage < LOW_SHAPE_COVERAGE and not fitting:
             lines.append(f"shape coverage {self.shape_coverage:.2f} < {LOW_SHAPE_COVERAGE}: the anchor shapes do not "
                          "fit the boxes; fit them: python -m tuner.anchors fit --config CONFIG -o OUT")
         if self.shape_coverage - self.grid_coverage > GRID_GAP:
+            fit = "" if fitting else ("; a grid-aware fit helps a little (python -m tuner.anchors fit, its default "
+                                      "objective)")
             lines.append(f"grid coverage {self.grid_coverage:.2f} is far below shape coverage "
                          f"{self.shape_coverage:.2f}: many boxes sit too far from every anchor centre of the "
-                         "feature-map grid; a grid-aware fit helps a little (python -m tuner.anchors fit, the "
-                         "default objective), the cure is a higher input resolution (image_resizer) or a lower "
+                         f"feature-map grid{fit}; the cure is a higher input resolution (image_resizer) or a lower "
                          f"matched_threshold (now {self.threshold:g})")
         return lines
 

@@ -80,7 +80,7 @@ def plan(cfg: Any, *, fit: bool, seed: int | None) -> AnchorPlan:
     base = sub.measure(params_from_config(cfg))
     lines = [_line(f"anchors of the base config ({len(sub.boxes)} training boxes, covered = IoU >= "
                    f"{sub.threshold:g})", base)]
-    lines += [f"  advice: {a}" for a in base.advice() if "tuner.anchors fit" not in a or not fit]
+    lines += [f"  advice: {a}" for a in base.advice(fitting=fit)]
     if not fit:
         return AnchorPlan(sub, base, note="\n".join(lines))
     fitted = analysis.fit(cfg, sub, seed=seed or 0)
