@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo demo-tflite test test-fast doctor bench bench-search bench-pruning pretrain clean-demo
+.PHONY: setup demo demo-tflite test test-fast doctor bench bench-search bench-pruning bench-anchors pretrain clean-demo
 
 setup:
 	bash scripts/install.sh
@@ -36,6 +36,7 @@ doctor: setup
 bench: setup
 	$(PY) bench/trial_overhead.py
 	$(PY) bench/event_latency.py
+	$(PY) bench/anchors.py --fit-only
 
 # Search quality (README "Search quality"): TPE vs random vs the baseline over 3 seeds on a
 # fresh shapes variant (about 70 min on 2 cores), then the pruning replay of the same studies.
@@ -44,6 +45,11 @@ BENCH_SEARCH_ARGS ?= --seeds 0,1,2 --samplers tpe,random --n-trials 6 --steps 20
 	--data-seed 1 --classes circle,triangle,pillar,ellipse --out runs/bench-search
 bench-search: setup
 	$(PY) bench/search.py $(BENCH_SEARCH_ARGS)
+
+# Base vs fitted anchors (README "Anchors"): 3 fresh thin-bar datasets x {base, grid fit, shape fit},
+# 300 fine-tuning steps each (about 30 min on 2 cores), and the fit's speed on 50,000 boxes.
+bench-anchors: setup
+	$(PY) bench/anchors.py
 
 bench-pruning: setup
 	$(PY) bench/pruning.py $(foreach d,$(wildcard runs/bench-search/*-s*/),--run-dir $(d))
