@@ -55,6 +55,8 @@ class TrialOutcome:
     wall_seconds: float
     log_tail: str = ""
     steps_trained: int = 0   # training steps run (all of them when completed; fewer when stopped or failed)
+    seed: int | None = None  # the trainer's seed (None: unseeded)
+    deterministic: bool = False  # whether the trainer ran with TensorFlow's op determinism
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -78,6 +80,8 @@ class TrialOutcome:
             wall_seconds=float(data.get("wall_seconds", 0.0)),
             log_tail=data.get("log_tail", ""),
             steps_trained=int(data.get("steps_trained", 0)),
+            seed=None if data.get("seed") is None else int(data["seed"]),
+            deterministic=bool(data.get("deterministic", False)),
         )
 
 

@@ -9,8 +9,8 @@ Layout of ``<run dir>`` (one per study)::
     trial-0000/ ...       one directory per Optuna trial number (see tuner.trial)
 
 Each Optuna trial carries these user attributes (keys in :class:`Attr`): the trial directory,
-the best step, its checkpoint, all COCO metrics at the best step, the config diff against the
-base, and for failures the failure class and reason.
+its training seed, the best step, its checkpoint, all COCO metrics at the best step, the config
+diff against the base, and for failures the failure class and reason.
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class Attr:
     WORKER = "worker"                # "host:pid" of the process that ran it
     DEVICE = "device"                # CUDA_VISIBLE_DEVICES given to it ("" = inherited)
     RETRY_OF = "retry_of"            # number of the orphaned trial this one re-runs
+    SEED = "train_seed"              # the trainer's seed: tuner.study.seeds.trial_seed(--seed, number)
     STEPS = "steps_trained"          # training steps the trial ran (fewer than --steps when pruned or failed)
     WALL_SECONDS = "wall_seconds"    # wall time of the trial's OD API processes, start to end
     FITTED_ANCHORS = "fitted_anchors"  # True on the trial that runs the base config with fitted anchors

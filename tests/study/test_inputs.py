@@ -175,3 +175,22 @@ def test_a_half_generated_demo_dataset_says_how_to_start_over(tmp_path) -> None:
     message = str(caught.value)
     assert message.startswith(f"{root} holds an incomplete or different demo dataset")
     assert f"rm -rf {root}" in message and "make clean-demo" in message and "--out" not in message
+
+
+@pytest.mark.parametrize("argv, seed, deterministic", [
+    ([], None, False),
+    (["--seed", "3"], 3, False),
+    (["--seed", "3", "--deterministic"], 3, True),
+])
+def test_the_cli_passes_seed_and_deterministic_to_the_study(argv, seed, deterministic, monkeypatch, capsys) -> None:
+    seen: list[StudySettings] = []
+
+    def capture(settings: StudySettings):
+        seen.append(settings)
+        raise StudyInputError("captured")
+
+    monkeypatch.setattr(cli, "prepare", capture)
+    assert cli.main(["--base", "any.config", *argv]) == 2
+    assert capsys.readouterr().err.strip() == "error: captured"
+    assert (seen[0].seed, seen[0].deterministic) == (seed, deterministic)
+    assert StudySettings(base="x").deterministic is False

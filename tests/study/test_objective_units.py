@@ -8,8 +8,12 @@ from optuna.trial import TrialState, create_trial
 from tuner import config as cfgmod
 from tuner import space as spacemod
 from tuner.paths import PIPELINES_DIR
+from tuner import events
+from tuner.outcome import Evaluation, Status, TrialOutcome
 from tuner.runinfo import Attr, trial_dir_name
+from tuner.study import objective as objective_mod
 from tuner.study.objective import DevicePool, Interrupted, Objective, TrialFailed
+from tuner.study.seeds import trial_seed
 from tuner.study.storage import count_finished
 
 SHAPES = PIPELINES_DIR / "ssd_mobilenet_v2_shapes.config"
@@ -88,3 +92,41 @@ def test_a_second_rerun_of_the_same_orphan_fails_at_once_uncounted(tmp_path) -> 
     assert duplicate.user_attrs[Attr.REASON] == "another trial already re-runs trial 0"
     assert count_finished(study) == 1
     assert not (tmp_path / trial_dir_name(2)).exists()
+
+
+class _StubTrial:
+    """Stands in for tuner.trial.Trial: records its spec, lands one evaluation, starts nothing."""
+
+    specs: list = []
+
+    def __init__(self, spec) -> None:
+        self.spec = spec
+        self.outcome: TrialOutcome | None = None
+        _StubTrial.specs.append(spec)
+
+    def stop(self, reason: str = "") -> None:
+        pass
+
+    def evaluations(self):
+        evaluation = Evaluation(self.spec.steps, {events.MAP: 0.25}, "ckpt-3")
+        yield evaluation
+        self.outcome = TrialOutcome(Status.COMPLETED, None, "trained", (evaluation,), evaluation, "ckpt-3", "ckpt-3",
+                                    1.0, steps_trained=self.spec.steps, seed=self.spec.seed,
+                                    deterministic=self.spec.deterministic)
+
+
+@pytest.mark.parametrize("kwargs, study_seed, deterministic", [
+    ({}, 0, False),
+    ({"seed": 11, "deterministic": True}, 11, True),
+])
+def test_each_trial_trains_with_its_recorded_seed(tmp_path, monkeypatch, kwargs, study_seed, deterministic) -> None:
+    monkeypatch.setattr(objective_mod, "Trial", _StubTrial)
+    monkeypatch.setattr(_StubTrial, "specs", [])
+    objective = _objective(tmp_path, trial0_is_baseline=True, **kwargs)
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=3)
+    expected = [trial_seed(study_seed, number) for number in range(3)]
+    assert [spec.seed for spec in _StubTrial.specs] == expected
+    assert all(spec.deterministic is deterministic for spec in _StubTrial.specs)
+    assert [t.user_attrs[Attr.SEED] for t in study.trials] == expected
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3

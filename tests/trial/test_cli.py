@@ -44,3 +44,18 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, make_config) -> None:
         assert result.stderr.strip().startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
         assert expected in result.stderr
         assert not (tmp_path / "never").exists()
+
+
+def test_cli_bad_seed_is_one_line_and_exit_2_before_any_data_is_read(tmp_path, capsys) -> None:
+    from tuner.trial.__main__ import main
+
+    common = ["--config", str(tmp_path / "missing.config"), "--steps", "20", "--eval-every", "10",
+              "--out", str(tmp_path / "never")]
+    cases = {("--seed", "-3"): "error: --seed must be an integer in [0, 2**31) (got -3)",
+             ("--seed", str(2**31)): "error: --seed must be an integer in [0, 2**31) (got 2147483648)",
+             ("--deterministic",): "error: --deterministic needs --seed"}
+    for args, expected in cases.items():
+        assert main([*common, *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(expected), err  # checked before the missing config
+        assert not (tmp_path / "never").exists()

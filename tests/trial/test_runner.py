@@ -147,6 +147,30 @@ def test_spec_validation(tmp_path, steps, every, message) -> None:
         TrialSpec("", tmp_path, steps=steps, eval_every=every).validate()
 
 
+@pytest.mark.parametrize("seed, deterministic, message", [
+    (-1, False, r"--seed must be an integer in \[0, 2\*\*31\) \(got -1\)"),
+    (2**31, False, r"--seed must be an integer in \[0, 2\*\*31\) \(got 2147483648\)"),
+    (None, True, "--deterministic needs --seed"),
+])
+def test_seed_validation(tmp_path, seed, deterministic, message) -> None:
+    with pytest.raises(TrialSpecError, match=message):
+        TrialSpec("", tmp_path, steps=10, eval_every=10, seed=seed, deterministic=deterministic).validate()
+
+
+def test_seeds_at_both_ends_of_the_range_are_valid(tmp_path) -> None:
+    for seed in (0, 2**31 - 1):
+        TrialSpec("", tmp_path, steps=10, eval_every=10, seed=seed, deterministic=True).validate()
+    assert TrialSpec("", tmp_path, steps=10, eval_every=10).seed is None  # unseeded by default
+
+
+def test_result_json_of_older_versions_reads_as_unseeded() -> None:
+    old = {"status": "completed", "failure": None, "reason": "", "evaluations": [], "best": None,
+           "best_checkpoint": None, "last_checkpoint": None, "wall_seconds": 1.0}
+    outcome = TrialOutcome.from_json(old)
+    assert outcome.seed is None and outcome.deterministic is False
+    assert TrialOutcome.from_json({**old, "seed": 7, "deterministic": True}).seed == 7
+
+
 def test_inner_steps_divide_the_checkpoint_interval() -> None:
     from tuner.odapi.train import inner_steps
 

@@ -7,9 +7,11 @@ checked in seconds. The real OD API paths are covered in ``test_runner.py``.
 """
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from procutil import group_alive
@@ -32,6 +34,7 @@ FAKE = textwrap.dedent('''
     model_dir = Path(sys.argv[sys.argv.index("--model-dir") + 1])
     mode = os.environ["FAKE_" + role.upper()]
     print(f"fake {{role}} started: {{mode}}", flush=True)
+    print("argv:", " ".join(sys.argv[2:]), flush=True)
     if mode == "config":
         print("CONFIG_REJECTED: ValueError: Unknown ssd feature_extractor: ssd_mobilenet_v9_keras",
               file=sys.stderr, flush=True)
@@ -78,12 +81,13 @@ def fake_trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         def _launch(self, name: str, module: str, args: list[str]) -> None:
             super()._launch(name, module, [name, *args])
 
-    def build(train: str, eval_: str = "sleep", timeout: float | None = None) -> FakeTrial:
+    def build(train: str, eval_: str = "sleep", timeout: float | None = None, **spec: Any) -> FakeTrial:
         monkeypatch.setenv("FAKE_ROLE_OF_train", "train")
         monkeypatch.setenv("FAKE_ROLE_OF_eval", "eval")
         monkeypatch.setenv("FAKE_TRAIN", train)
         monkeypatch.setenv("FAKE_EVAL", eval_)
-        return FakeTrial(TrialSpec("# fake config\n", tmp_path / "trial", steps=20, eval_every=10, timeout=timeout))
+        return FakeTrial(TrialSpec("# fake config\n", tmp_path / "trial", steps=20, eval_every=10, timeout=timeout,
+                                   **spec))
 
     return build
 
@@ -140,6 +144,32 @@ def test_evaluations_stream_from_the_ledger_and_event_files(fake_trial) -> None:
     assert seen[1].value(events.MAP50) == pytest.approx(0.6)
     assert trial.outcome.status is Status.COMPLETED
     assert trial.outcome.best.step == 20 and trial.outcome.best_checkpoint == "ckpt-3"
+
+
+def _argv(trial: Trial, name: str) -> list[str]:
+    line = next(ln for ln in (trial.log_dir / f"{name}.log").read_text().splitlines() if ln.startswith("argv: "))
+    return line.removeprefix("argv: ").split()
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_the_trainer_gets_the_seed_and_result_json_records_it(fake_trial, deterministic) -> None:
+    trial = fake_trial("train_ok", "eval_ok", seed=1234567, deterministic=deterministic)
+    _run(trial)
+    train, evaluate = _argv(trial, "train"), _argv(trial, "eval")
+    assert train[train.index("--seed") + 1] == "1234567"
+    assert ("--deterministic" in train) is deterministic
+    assert "--seed" not in evaluate and "--deterministic" not in evaluate  # evaluation draws nothing at random
+    result = json.loads((trial.trial_dir / "result.json").read_text())
+    assert result["seed"] == 1234567 and result["deterministic"] is deterministic
+    assert trial.outcome.seed == 1234567 and trial.outcome.deterministic is deterministic
+
+
+def test_an_unseeded_trial_passes_no_seed_and_records_none(fake_trial) -> None:
+    trial = fake_trial("train_ok", "eval_ok")
+    _run(trial)
+    assert "--seed" not in _argv(trial, "train") and "--deterministic" not in _argv(trial, "train")
+    result = json.loads((trial.trial_dir / "result.json").read_text())
+    assert result["seed"] is None and result["deterministic"] is False
 
 
 def test_an_evaluator_that_finishes_with_no_evaluation_is_a_crash(fake_trial) -> None:

@@ -11,6 +11,9 @@ settings the tuner relies on:
   a diverging run early;
 * ``train_config.update_trainable_variables`` / ``freeze_variables`` honoured as the TF1 trainer
   did (``model_lib_v2`` ignores them; :mod:`tuner.odapi.freeze`), with a ``FREEZE:`` log line;
+* with ``--seed S``: Python, NumPy and TensorFlow seeded before anything is built, and with
+  ``--deterministic`` TensorFlow's op determinism (:mod:`tuner.odapi.seeding`), with a
+  ``SEED: S (op determinism on|off)`` log line;
 * a ``DONE`` marker written atomically in ``model_dir/train`` when training returns normally.
 
 Exit codes: 0 done; 3 the OD API rejected the config (or its freeze patterns match no variable
@@ -41,7 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--checkpoint-every", type=int, required=True)
     p.add_argument("--threads", type=int, default=0, help="CPU threads for TF ops (0: TF decides)")
+    p.add_argument("--seed", type=int, default=None, help="training seed in [0, 2**31) (default: unseeded)")
+    p.add_argument("--deterministic", action="store_true", help="TensorFlow op determinism (needs --seed)")
     return p
+
+
+def _check_seed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The trial checks these first (TrialSpec); a direct caller gets argparse's usage error."""
+    if args.seed is not None and not 0 <= args.seed < 2**31:
+        parser.error(f"--seed must be in [0, 2**31) (got {args.seed})")
+    if args.deterministic and args.seed is None:
+        parser.error("--deterministic needs --seed")
 
 
 def configure_threads(threads: int) -> None:
@@ -54,10 +67,16 @@ def configure_threads(threads: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_seed(parser, args)
     import tuner.odapi  # noqa: F401  (applies the compat shims)
 
     configure_threads(args.threads)
+    if args.seed is not None:  # before the model and the input pipeline exist
+        from tuner.odapi.seeding import seed_training
+
+        print(seed_training(args.seed, args.deterministic), flush=True)
     import tensorflow as tf
     from google.protobuf import text_format
     from object_detection import model_lib_v2

@@ -16,6 +16,7 @@ from typing import NoReturn, Sequence
 
 import optuna
 
+from tuner import tfquiet
 from tuner.runinfo import LOG_FILE
 from tuner.study.pruning import MIN_DECISIONS
 from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare, run
@@ -59,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="never prune before N trials have completed (default 4)")
     p.add_argument("--jobs", type=int, default=1, help="trials at once on this machine")
     p.add_argument("--devices", default="", help="comma-separated CUDA devices, one per job (e.g. 0,1)")
-    p.add_argument("--seed", type=int, help="sampler seed")
+    p.add_argument("--seed", type=int, help="sampler seed, and the base of every trial's training seed (default: "
+                                            "an unseeded sampler; training seeds from 0)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="TensorFlow op determinism in every trial: the same config and training seed give the same "
+                        "weights (training is slower; measure it with bench/seeds.py)")
     p.add_argument("--fit-anchors", action=argparse.BooleanOptionalAction, default=True,
                    help="measure the base anchors on the training boxes, fit better ones, run them as trial 1 and "
                         "centre a space's anchors knob on them (default: on; --no-fit-anchors turns it off)")
@@ -102,10 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         storage=args.storage, run_dir=args.run_dir, sampler=args.sampler, pruner=args.pruner,
         prune_after=args.prune_after, prune_min_trials=args.prune_min_trials, jobs=args.jobs,
         devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()), seed=args.seed,
-        fit_anchors=args.fit_anchors)
+        fit_anchors=args.fit_anchors, deterministic=args.deterministic)
     prepared = None
     try:
-        prepared = prepare(settings)
+        with tfquiet.quietly():  # generating the demo data imports TensorFlow: its start-up lines stay off ours
+            prepared = prepare(settings)
         study = run(prepared)
     except StudyInputError as exc:
         print(f"error: {exc}", file=sys.stderr)

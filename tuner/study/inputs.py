@@ -60,6 +60,7 @@ class StudySettings:
     devices: tuple[str, ...] = ()
     seed: int | None = None
     objective: str = events.MAP
+    deterministic: bool = False
     fit_anchors: bool = True
 
 

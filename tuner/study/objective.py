@@ -2,8 +2,8 @@
 
 Every evaluation is reported to Optuna at its global step; a trial the pruner rejects is
 stopped at once (its processes end) and raised as ``optuna.TrialPruned``. Each trial records
-the attributes of :class:`tuner.runinfo.Attr` (trial directory, best step and checkpoint, COCO
-metrics at the best step, config diff against the base, failure class and reason).
+the attributes of :class:`tuner.runinfo.Attr` (trial directory, training seed, best step and
+checkpoint, COCO metrics at the best step, config diff against the base, failure class and reason).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tuner import events, space as spacemod
 from tuner.outcome import Status, TrialOutcome
 from tuner.runinfo import Attr, trial_dir_name
 from tuner.study.anchors import AnchorPlan
+from tuner.study.seeds import trial_seed
 from tuner.study.storage import DUPLICATE, is_duplicate_rerun, worker_id
 from tuner.trial import Trial, TrialSpec
 
@@ -77,12 +78,17 @@ class Objective:
     before the baseline was enqueued), and an enqueued baseline that did not become trial 0 is
     sampled like any other trial. Without it, only trials carrying the ``baseline`` attribute
     are baselines. Either way a re-run of a baseline (``retry_of``) is a baseline.
+
+    Every trial trains with the seed :func:`tuner.study.seeds.trial_seed` of ``seed`` (the
+    study's ``--seed``, 0 without one) and its number, recorded as its ``train_seed``
+    attribute; ``deterministic`` turns on TensorFlow's op determinism in every trainer.
     """
 
     def __init__(self, *, base_cfg: Any, space: spacemod.SearchSpace, run_dir: Path, steps: int,
                  eval_every: int, objective: str = events.MAP, devices: DevicePool | None = None,
                  threads: int = 0, trial_timeout: float | None = None, listener: Listener | None = None,
-                 trial0_is_baseline: bool = False, anchors: AnchorPlan | None = None) -> None:
+                 trial0_is_baseline: bool = False, anchors: AnchorPlan | None = None, seed: int = 0,
+                 deterministic: bool = False) -> None:
         self.base_cfg = base_cfg
         self.space = space
         self.run_dir = Path(run_dir).absolute()  # recorded on each trial: valid from any working directory
@@ -95,6 +101,8 @@ class Objective:
         self.listener = listener or Listener()
         self.trial0_is_baseline = trial0_is_baseline
         self.anchors = anchors or AnchorPlan()
+        self.seed = seed
+        self.deterministic = deterministic
         self._centre_on_fit = any(p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
         self._running: dict[int, Trial] = {}
         self._lock = threading.Lock()
@@ -179,11 +187,14 @@ class Objective:
             trial.set_user_attr(Attr.ANCHOR_COVERAGE, coverage)
         changes = cfgmod.diff(self.base_cfg, cfg)
         trial.set_user_attr(Attr.DIFF, [[c.path, _plain(c.old), _plain(c.new)] for c in changes])
+        seed = trial_seed(self.seed, trial.number)
+        trial.set_user_attr(Attr.SEED, seed)
         device = self.devices.acquire()
         trial.set_user_attr(Attr.DEVICE, device or "")
         try:
             run = Trial(TrialSpec(cfgmod.dumps(cfg), trial_dir, self.steps, self.eval_every, objective=self.objective,
-                                  device=device, threads=self.threads, timeout=self.trial_timeout))
+                                  device=device, threads=self.threads, timeout=self.trial_timeout, seed=seed,
+                                  deterministic=self.deterministic))
             with self._lock:  # registered and checked under one lock: interrupt() cannot miss it
                 self._running[trial.number] = run
                 interrupted = self._interrupted

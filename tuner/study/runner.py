@@ -6,7 +6,6 @@ creates (or resumes) the study and runs trials.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import signal
 import sys
@@ -23,26 +22,11 @@ from tuner.study.compute import ComputeTally
 from tuner.study.inputs import DEFAULT_SPACE, Prepared, StudyInputError, StudySettings, plan_anchors, prepare
 from tuner.study.objective import DevicePool, Interrupted, Objective
 from tuner.study.progress import Progress
+from tuner.study.seeds import worker_seed
 from tuner.study.storage import StorageError, count_finished, create_or_load, open_storage, recover
 from tuner.study.workers import WorkerPool
 
 __all__ = ["DEFAULT_SPACE", "Prepared", "StudyInputError", "StudySettings", "prepare", "run", "worker_seed"]
-
-
-def worker_seed(seed: int, *, trials_before: int, worker: int, process: int = 0) -> int:
-    """The sampler seed of one worker thread.
-
-    ``seed`` itself for the first thread of the process that created the study (so a fresh
-    single-process run is reproducible from ``--seed``); otherwise a hash of ``seed``, the
-    number of trials the study held when this process started (``trials_before``: differs
-    after every resume that ran trials), the thread's index and ``process`` (the PID of a
-    process that joined an existing study, 0 for its creator), so resumed runs and concurrent
-    workers never replay one another's draws.
-    """
-    if trials_before == 0 and worker == 0 and process == 0:
-        return seed
-    digest = hashlib.sha256(f"{seed}:{trials_before}:{worker}:{process}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
 
 
 def _sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
@@ -108,7 +92,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
                           eval_every=s.eval_every, objective=s.objective,
                           devices=DevicePool(list(s.devices) or None, jobs=s.jobs), threads=threads,
                           trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True,
-                          anchors=anchors)
+                          anchors=anchors, seed=s.seed if s.seed is not None else 0, deterministic=s.deterministic)
 
     opened = [0]
     opened_lock = threading.Lock()

@@ -1,6 +1,7 @@
 """``python -m tuner.trial``: run one trial and print the mAP of each evaluated step and the best."""
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 from pathlib import Path
@@ -31,20 +32,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="CUDA_VISIBLE_DEVICES for this trial ('' = CPU)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads per TF process (0 = all)")
     parser.add_argument("--timeout", type=float, default=None, help="wall-clock budget in seconds")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="training seed in [0, 2**31): TensorFlow, NumPy and Python seeds and the input "
+                             "pipeline's shuffling (default: unseeded)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="also TensorFlow's op determinism (needs --seed): the same seed gives the same "
+                             "weights, training is slower")
     args = parser.parse_args(argv)
     try:
+        spec = TrialSpec("", Path(args.out), args.steps, args.eval_every, device=args.device, threads=args.threads,
+                         timeout=args.timeout, seed=args.seed, deterministic=args.deterministic)
+        spec.validate()  # the budget and the seed, before any data is prepared
         config_text, note = prepare_config(args.config, args.train_data, args.eval_data, args.label_map,
                                            steps=args.steps)
         if note:
             print(note)
-        trial = Trial(TrialSpec(config_text, Path(args.out), args.steps, args.eval_every,
-                                device=args.device, threads=args.threads, timeout=args.timeout))
+        trial = Trial(dataclasses.replace(spec, config_text=config_text))
         if (Path(args.out) / RESULT_FILE).exists():
             raise FileExistsError(f"{args.out} already holds a finished trial; choose a new --out")
     except (DataError, ConfigError, TrialSpecError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"trial: {args.steps} steps, evaluating every {args.eval_every}; logs in {trial.log_dir}")
+    seeding = "" if args.seed is None else f"; seed {args.seed}" + (", op determinism on" if args.deterministic else "")
+    print(f"trial: {args.steps} steps, evaluating every {args.eval_every}{seeding}; logs in {trial.log_dir}")
     previous = signal.signal(signal.SIGINT, lambda *_: trial.stop("interrupted (Ctrl-C)"))
     try:
         for evaluation in trial.evaluations():

@@ -12,7 +12,7 @@ Trial directory layout::
     pipeline.config          the config this trial trains (written by the trial)
     model/                   OD API model_dir: checkpoints, train/ and eval/ event files
     logs/train.log, eval.log full process output
-    result.json              the TrialOutcome (status, failure class, best step and metrics)
+    result.json              the TrialOutcome (status, failure class, best step and metrics, seed)
 
 Thread-safety: :meth:`Trial.stop` may be called from any thread (or a signal handler) while
 another thread iterates :meth:`Trial.evaluations`.
@@ -37,6 +37,8 @@ from tuner.protocol import EXIT_CONFIG_REJECTED, EXIT_OUT_OF_MEMORY, read_ledger
 from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome, write_json_atomic
 
 RESULT_FILE = "result.json"
+#: Training seeds are in ``[0, SEED_LIMIT)`` (a non-negative int32, as TensorFlow's seeds).
+SEED_LIMIT = 2**31
 _PR_SET_PDEATHSIG = 1
 CONFIG_FILE = "pipeline.config"
 MODEL_DIR = "model"
@@ -62,6 +64,10 @@ class TrialSpec:
         threads: CPU threads for each of the trial's two TF processes (trainer and evaluator;
             intra-op threads, ``OMP_NUM_THREADS``); 0: TensorFlow decides.
         timeout: wall-clock budget in seconds (``None``: unlimited).
+        seed: training seed, passed to the trainer as ``--seed`` (``None``: unseeded); see
+            :mod:`tuner.odapi.seeding` for what it makes reproducible.
+        deterministic: also turn on TensorFlow's op determinism in the trainer (needs ``seed``):
+            the same seed then gives the same weights, at a cost in speed.
     """
 
     config_text: str
@@ -72,6 +78,8 @@ class TrialSpec:
     device: str | None = None
     threads: int = 0
     timeout: float | None = None
+    seed: int | None = None
+    deterministic: bool = False
 
     def validate(self) -> None:
         """Raises:
@@ -86,6 +94,11 @@ class TrialSpec:
                 f" or {(self.steps // self.eval_every + 1) * self.eval_every}")
         if self.threads < 0:
             raise TrialSpecError(f"--threads must be >= 0 (got {self.threads})")
+        if self.seed is not None and not (isinstance(self.seed, int) and 0 <= self.seed < SEED_LIMIT):
+            raise TrialSpecError(f"--seed must be an integer in [0, 2**31) (got {self.seed!r})")
+        if self.deterministic and self.seed is None:
+            raise TrialSpecError("--deterministic needs --seed: with op determinism on, TensorFlow refuses "
+                                 "unseeded random ops; give --seed N")
 
 
 def _load_libc() -> ctypes.CDLL | None:
@@ -233,8 +246,12 @@ class Trial:
         config.write_text(self.spec.config_text)
         common = ["--config", str(config), "--model-dir", str(self.model_dir), "--threads", str(self.spec.threads)]
         self._started = time.monotonic()
+        seeding = [] if self.spec.seed is None else ["--seed", str(self.spec.seed)]
+        if self.spec.deterministic:
+            seeding.append("--deterministic")
         self._launch("train", self.train_module,
-                     common + ["--steps", str(self.spec.steps), "--checkpoint-every", str(self.spec.eval_every)])
+                     common + ["--steps", str(self.spec.steps), "--checkpoint-every", str(self.spec.eval_every)]
+                     + seeding)
         self._launch("eval", self.eval_module,
                      common + ["--eval-every", str(self.spec.eval_every), "--final-step", str(self.spec.steps)])
 
@@ -347,6 +364,7 @@ class Trial:
             status=status, failure=failure[0] if failure else None, reason=reason,
             evaluations=tuple(landed), best=best, best_checkpoint=best.checkpoint if best else None,
             last_checkpoint=last, wall_seconds=round(wall, 2), steps_trained=trained,
+            seed=self.spec.seed, deterministic=self.spec.deterministic,
             log_tail=_tail(self.log_dir / f"{log_name}.log") if status is Status.FAILED else "")
         write_json_atomic(self.trial_dir / RESULT_FILE, outcome.to_json())
         return outcome
