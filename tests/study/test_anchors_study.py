@@ -3,11 +3,14 @@ trial 1, a space's ``anchors`` knob centred on the fit, coverage recorded on eve
 invalid boxes stopping the study before anything is written."""
 from __future__ import annotations
 
+import os
+import subprocess
+
 import optuna
 import pytest
 import tensorflow as tf
 
-from studyhelpers import run_study
+from studyhelpers import run_study, study_cmd
 from tuner.runinfo import Attr, sqlite_url
 
 GEN = "model.ssd.anchor_generator.ssd_anchor_generator"
@@ -75,9 +78,12 @@ def test_a_box_outside_the_image_stops_the_study_before_anything_is_written(tmp_
             feature["image/object/class/label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))
             writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
     run_dir = tmp_path / "run"
-    result = run_study("--base", str(small_base), "--train-data", str(record), "--eval-data",
-                       str(bars_data.eval_record), "--label-map", str(bars_data.label_map), "--steps", "10",
-                       "--eval-every", "10", "--n-trials", "1", "--run-dir", str(run_dir), timeout=300)
+    # as a user runs it: no TF_CPP_MIN_LOG_LEVEL, so TensorFlow's start-up lines would show if not kept off
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(study_cmd("--base", str(small_base), "--train-data", str(record), "--eval-data",
+                                      str(bars_data.eval_record), "--label-map", str(bars_data.label_map), "--steps",
+                                      "10", "--eval-every", "10", "--n-trials", "1", "--run-dir", str(run_dir)),
+                            capture_output=True, text=True, timeout=300, env=env)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert str(record) in lines[0] and "record 9" in lines[0]
