@@ -38,3 +38,14 @@ def tf1():
 @pytest.fixture
 def shapes():
     return load(SHAPES)
+
+
+@pytest.fixture
+def ready(shapes, dataset):
+    """The demo config pointed at a small real dataset: lints clean apart from deprecations."""
+    from tuner.config import point_to_dataset, set_value
+
+    point_to_dataset(shapes, dataset.train, dataset.eval, dataset.label_map)
+    set_value(shapes, "train_config.batch_size", 4)
+    shapes.train_config.ClearField("max_number_of_boxes")
+    return shapes

@@ -12,15 +12,6 @@ PYTHON_NAMES = ("set_num_steps", "point_to_dataset", "set_schedule_type", "set_b
                 "set_l2_weight", "(cfg")
 
 
-@pytest.fixture
-def ready(shapes, dataset):
-    """The demo config on a small real dataset: lints clean."""
-    point_to_dataset(shapes, dataset.train, dataset.eval, dataset.label_map)
-    set_value(shapes, "train_config.batch_size", 4)
-    shapes.train_config.ClearField("max_number_of_boxes")
-    return shapes
-
-
 def _changes(result: FixResult) -> dict[str, tuple[object, object]]:
     return {c.path: (c.old, c.new) for c in result.changes}
 

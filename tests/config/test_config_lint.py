@@ -14,15 +14,6 @@ def _by_path(findings: list[Finding]) -> dict[str, Finding]:
     return {f.path: f for f in findings}
 
 
-@pytest.fixture
-def ready(shapes, dataset):
-    """The demo config pointed at a small real dataset: lints clean apart from deprecations."""
-    point_to_dataset(shapes, dataset.train, dataset.eval, dataset.label_map)
-    set_value(shapes, "train_config.batch_size", 4)
-    shapes.train_config.ClearField("max_number_of_boxes")
-    return shapes
-
-
 def test_ready_config_is_clean(ready):
     assert lint(ready) == []
     assert not has_errors([])
