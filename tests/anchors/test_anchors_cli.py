@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from tuner import config as cfgmod
 from tuner.anchors.__main__ import main

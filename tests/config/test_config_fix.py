@@ -1,7 +1,6 @@
 """lint --fix as a library: every repair, its order, and what it leaves alone."""
 from __future__ import annotations
 
-import pytest
 from configfixtures import COSINE, RATIOS
 
 from tuner.config import (FixResult, Severity, apply_fixes, dumps, lint, loads, point_to_dataset, set_schedule_type,

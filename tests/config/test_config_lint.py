@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from configfixtures import COSINE, RATIOS, write_label_map, write_records
 
 from tuner.config import (Finding, Severity, dumps, format_findings, has_errors, lint, loads,
-                          point_to_dataset, set_num_steps, set_schedule_type, set_value)
+                          set_num_steps, set_schedule_type, set_value)
 
 
 def _by_path(findings: list[Finding]) -> dict[str, Finding]:

@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from tuner.anchors import coverage
-from tuner.anchors.generators import AnchorParams, MultiscaleAnchorParams, SsdAnchorParams, anchor_shapes
+from tuner.anchors.generators import AnchorParams, SsdAnchorParams, anchor_shapes
 
 MIN_RATIOS, MAX_RATIOS = 3, 6
 #: Boxes the evolution scores each candidate on (a fixed random sample of the data).
