@@ -1,5 +1,6 @@
-"""tuner.anchors.generators: config <-> params, the numpy anchor shapes against the OD API's own
-generators, and the feature maps / anchors of really built SSD models."""
+"""tuner.anchors.generators and the modules it re-exports: config <-> params (:mod:`tuner.anchors.params`),
+the numpy anchor shapes against the OD API's own generators, and the feature maps / anchors of really
+built SSD models (:mod:`tuner.anchors.probe`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -52,6 +53,16 @@ def fpn_cfg(height: int = 128, width: int = 128):  # type: ignore[no-untyped-def
         cfg.model.ssd.ClearField(field)
     text_format.Merge(FPN_SSD, cfg.model.ssd)
     return cfg
+
+
+def test_generators_re_exports_the_params_and_probe_names() -> None:
+    from tuner.anchors import params, probe
+
+    for module in (params, probe):
+        for name in module.__all__:
+            assert getattr(gen, name) is getattr(module, name), name
+    assert set(gen.__all__) == (set(params.__all__) | set(probe.__all__) | {
+        "anchor_shapes", "grid_anchors", "grid_anchors_by_layer"}) - {"RESIZER_PATH"}
 
 
 # -- params_from_config / apply_params / describe (no TensorFlow) ------------------------------

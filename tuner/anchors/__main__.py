@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="TFRecords (files, globs, sharded patterns); default: the config's training input")
         cmd.add_argument("--max-records", type=int, help="read at most this many records (default: all)")
         cmd.add_argument("--png", help="the PNG to write (default: next to the config, or to -o OUT)")
+        cmd.add_argument("--verbose", action="store_true", help="let TensorFlow's start-up lines and warnings through")
     analyze = sub.choices["analyze"]
     analyze.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     fit = sub.choices["fit"]
@@ -85,7 +86,8 @@ def _run(args: argparse.Namespace) -> int:
     from tuner import config as cfgmod
     from tuner.anchors import analysis, plot
     from tuner.anchors import fit as fitmod
-    from tuner.anchors.generators import anchor_shapes, describe
+    from tuner.anchors.generators import anchor_shapes
+    from tuner.anchors.params import describe, params_from_config
 
     _check_paths(args)
     cfg = cfgmod.load(args.config)
@@ -99,8 +101,6 @@ def _run(args: argparse.Namespace) -> int:
               f"{sub.threshold:g} (matched_threshold)")
     png = _png_path(args)
     if args.command == "analyze":
-        from tuner.anchors.generators import params_from_config
-
         params = params_from_config(cfg)
         coverage = sub.measure(params)
         plot.box_plot(png, sub.box_hw, sub.truth.classes, sub.truth.class_names, [("config", shapes_of(params))],
@@ -142,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tuner.config.errors import ConfigError
 
     args = _parser().parse_args(argv)
+    tfquiet.set_verbose(args.verbose)
     try:
         with tfquiet.quietly():  # TensorFlow's start-up lines and library warnings stay off ours
             return _run(args)

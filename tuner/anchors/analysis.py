@@ -1,9 +1,10 @@
 """One config against its data: the boxes in the input frame, the anchors, their coverage, a fit.
 
-The steps every caller (CLI, lint, study) shares: read the training boxes
-(:mod:`.boxes`), map them into the model's input frame, derive the feature-map shapes from the
-model itself and build the anchors with the OD API's generators (:mod:`.generators`), then
-measure (:mod:`.coverage`) and optionally fit (:mod:`.fit`).
+The steps every caller (CLI, lint, study) shares: read the training boxes (:mod:`.boxes`),
+map them into the model's input frame (:mod:`.frame`), read the config's anchor parameters
+(:mod:`.params`), derive the feature-map shapes from the model itself (:mod:`.probe`) and build
+the anchors with the OD API's generators (:mod:`.generators`), then measure (:mod:`.coverage`)
+and optionally fit (:mod:`.fit`).
 """
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import numpy as np
 
 from tuner.anchors import coverage as cov
 from tuner.anchors import fit as fitmod
-from tuner.anchors.boxes import GroundTruth, InputFrame, read_ground_truth, to_input_frame
+from tuner.anchors.boxes import GroundTruth, read_ground_truth
 from tuner.anchors.errors import AnchorError
-from tuner.anchors.generators import (AnchorParams, anchor_shapes, apply_params, feature_map_shapes, grid_anchors,
-                                      grid_anchors_by_layer, params_from_config)
+from tuner.anchors.frame import InputFrame, to_input_frame
+from tuner.anchors.generators import anchor_shapes, grid_anchors, grid_anchors_by_layer
+from tuner.anchors.params import AnchorParams, apply_params, params_from_config
+from tuner.anchors.probe import feature_map_shapes
 
 
 @dataclasses.dataclass(frozen=True)

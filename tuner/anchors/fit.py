@@ -31,7 +31,8 @@ from typing import Sequence
 import numpy as np
 
 from tuner.anchors import coverage
-from tuner.anchors.generators import AnchorParams, SsdAnchorParams, anchor_shapes
+from tuner.anchors.generators import anchor_shapes
+from tuner.anchors.params import AnchorParams, SsdAnchorParams
 
 MIN_RATIOS, MAX_RATIOS = 3, 6
 #: Boxes the evolution scores each candidate on (a fixed random sample of the data).
@@ -221,7 +222,7 @@ def fit(base: AnchorParams, box_hw: np.ndarray, feature_maps: Sequence[tuple[int
     Args:
         base: the config's anchors (the generator kind and the fixed fields are kept).
         box_hw: (N, 2) box heights and widths in model-input pixels.
-        feature_maps: the extractor's feature-map shapes (``generators.feature_map_shapes``).
+        feature_maps: the extractor's feature-map shapes (``probe.feature_map_shapes``).
         frame_hw: the model input (height, width) in pixels.
         threshold: the matcher's ``matched_threshold``.
         seed: the evolution's seed; equal inputs and seed give equal results.

@@ -14,7 +14,7 @@ from typing import Any
 from tuner.anchors import analysis
 from tuner.anchors.coverage import Coverage
 from tuner.anchors.errors import AnchorError
-from tuner.anchors.generators import AnchorParams, apply_params, describe, params_from_config
+from tuner.anchors.params import AnchorParams, apply_params, describe, params_from_config
 
 #: Records read for the study's analysis (enough for stable coverages; reading stays seconds).
 MAX_RECORDS = 5000
@@ -73,17 +73,18 @@ def plan(cfg: Any, *, fit: bool, seed: int | None) -> AnchorPlan:
         AnchorError: the training records cannot be read, hold no boxes or invalid boxes.
     """
     try:
-        params_from_config(cfg)
+        params = params_from_config(cfg)
     except AnchorError as exc:
         return AnchorPlan(note=f"anchors: not analysed ({exc})")
     sub = analysis.subject(cfg, max_records=MAX_RECORDS)
-    base = sub.measure(params_from_config(cfg))
+    # the fit measures the base anchors itself (Fitted.before): measure them here only without one
+    fitted = analysis.fit(cfg, sub, seed=seed or 0) if fit else None
+    base = fitted.before if fitted is not None else sub.measure(params)
     lines = [_line(f"anchors of the base config ({len(sub.boxes)} training boxes, covered = IoU >= "
                    f"{sub.threshold:g})", base)]
     lines += [f"  advice: {a}" for a in base.advice(fitting=fit)]
-    if not fit:
+    if fitted is None:
         return AnchorPlan(sub, base, note="\n".join(lines))
-    fitted = analysis.fit(cfg, sub, seed=seed or 0)
     if fitted.params == fitted.base:
         lines.append("anchors: the fit found nothing better than the base anchors; no fitted-anchors trial")
         return AnchorPlan(sub, base, note="\n".join(lines))
