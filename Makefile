@@ -11,11 +11,12 @@ setup:
 
 # A short real study on the generated demo data: the demo model fine-tuned from the bundled
 # pretrained checkpoint (as a user fine-tunes from a zoo checkpoint), trial 0 = the base config,
-# then 5 variants from the fine-tuning space. Running it again resumes the same study (nothing
-# finished is redone) and prints the summary.
+# trial 1 = fitted anchors, then 3 variants from the fine-tuning space; the baseline and the best
+# trial are then trained once more with another seed (the confirmation). Running it again
+# resumes the same study (nothing finished is redone) and prints the summary.
 DEMO_ARGS ?= --base ssd_mobilenet_v2_shapes --fine-tune-checkpoint pipelines/checkpoints/shapes_pretrained/ckpt \
-	--space pipelines/spaces/ssd_finetune.yaml --study-name demo --run-dir runs/demo --n-trials 6 --steps 200 \
-	--eval-every 100 --seed 0
+	--space pipelines/spaces/ssd_finetune.yaml --study-name demo --run-dir runs/demo --n-trials 5 --steps 200 \
+	--eval-every 100 --seed 0 --confirm 1 --repeats 1
 demo: setup
 	$(PY) -m tuner.study $(DEMO_ARGS)
 

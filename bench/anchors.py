@@ -114,7 +114,7 @@ def run_seed(seed: int, args: argparse.Namespace, out: Path) -> list[Any]:
     cmd = [sys.executable, "-m", "tuner.study", "--base", BASE, "--train-data", str(data.train_record),
            "--eval-data", str(data.eval_record), "--label-map", str(data.label_map),
            "--fine-tune-checkpoint", str(CHECKPOINT), "--n-trials", "2", "--steps", str(args.steps),
-           "--eval-every", str(args.eval_every), "--pruner", "none", "--seed", str(seed), "--fit-anchors",
+           "--eval-every", str(args.eval_every), "--pruner", "none", "--confirm", "0", "--seed", str(seed), "--fit-anchors",
            "--run-dir", str(run_dir), "--study-name", f"anchors-{seed}"]
     log = out / f"seed-{seed}.log"
     print(f"[bench] seed {seed}: study in {run_dir} (output in {log})", flush=True)

@@ -126,7 +126,7 @@ class Plan:
         return [sys.executable, "-m", "tuner.study", "--base", self.base, "--train-data", self.data[0],
                 "--eval-data", self.data[1], "--label-map", self.data[2], "--sampler", sampler, "--seed", str(seed),
                 "--n-trials", str(self.n_trials), "--steps", str(self.steps), "--eval-every", str(self.eval_every),
-                "--pruner", self.pruner, "--run-dir", str(self.out / name), "--study-name", name,
+                "--pruner", self.pruner, "--confirm", "0", "--run-dir", str(self.out / name), "--study-name", name,
                 *(["--space", self.space] if self.space else []),
                 *(["--fine-tune-checkpoint", self.fine_tune_checkpoint] if self.fine_tune_checkpoint else [])]
 

@@ -140,6 +140,8 @@ def run(options: Options, log: Callable[[str], None] = print) -> tuple[Report, P
     """
     checked = plan(options)
     sel = checked.selection
+    if sel.why:
+        log(f"converting {sel.why}")
     log(f"trial {sel.number} of study {sel.study.name!r}: checkpoint {sel.checkpoint} "
         f"(step {sel.best_step}), writing {checked.out}")
     clock = _Clock()

@@ -2,7 +2,9 @@
 
 ``--study`` is either a run directory holding ``study.json`` (:class:`tuner.runinfo.RunInfo`;
 its storage is used unless ``--storage`` is given) or a study name in ``--storage``. The
-trial is the best completed one (by the study's direction) unless ``--trial N`` names one;
+trial is, unless ``--trial N`` names one, the best run of the study's confirmed pick (the
+leader with the best mean over its repeated runs, :mod:`tuner.study.confirm`), or the best
+completed trial (by the study's direction) in a study without a confirmation;
 its checkpoint is the best-mAP checkpoint recorded in the trial's user attributes
 (:data:`tuner.runinfo.Attr.BEST_CHECKPOINT`), not the trial's latest.
 """
@@ -15,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tflite.errors import StudyError
-from tuner.runinfo import (RUN_INFO_FILE, SQLITE_FILE, Attr, RunInfo, RunInfoError, is_run_dir_sqlite, sqlite_path,
-                           sqlite_url, trial_dir_name)
+from tuner.runinfo import (RUN_INFO_FILE, SQLITE_FILE, Attr, RunInfo, RunInfoError, StudyAttr, is_run_dir_sqlite,
+                           sqlite_path, sqlite_url, trial_dir_name)
 from tuner.trial import CONFIG_FILE, MODEL_DIR
 
 
@@ -43,6 +45,7 @@ class Selection:
         params: the trial's sampled parameters.
         metrics: COCO metrics of the checkpoint as the OD API evaluation measured them.
         baseline: ``(number, value)`` of the study's baseline trial, when there is one.
+        why: why this trial, in words (the confirmed pick's best run, the best single run, ``--trial``).
     """
 
     study: StudyRef
@@ -54,6 +57,7 @@ class Selection:
     params: dict[str, Any]
     metrics: dict[str, float]
     baseline: tuple[int, float] | None = None
+    why: str = ""
 
     @property
     def config_path(self) -> Path:
@@ -180,13 +184,17 @@ def select(ref: StudyRef, trial: int | None = None) -> Selection:
             raise StudyError("no completed trial with a checkpoint", where,
                              "let at least one trial complete (python -m tuner.study) or pick one with --trial N")
         sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
-        chosen = max(candidates, key=lambda t: (sign * float(t.value), -t.number))
+        chosen, why = _confirmed(study, candidates, sign)
+        if chosen is None:
+            chosen = max(candidates, key=lambda t: (sign * float(t.value), -t.number))
+            why = f"the best completed trial (mAP {float(chosen.value):.4f}, a single run)"
     else:
         found = [t for t in study.trials if t.number == trial]
         if not found:
             numbers = [t.number for t in study.trials]
             raise StudyError(f"no trial {trial}", where, f"choose --trial from {numbers}")
         chosen = found[0]
+        why = f"trial {trial} as asked (--trial)"
         if chosen.state not in done:
             state = {"FAIL": "failed"}.get(chosen.state.name, chosen.state.name.lower())
             raise StudyError(f"trial {trial} is {state}, not finished", where,
@@ -202,7 +210,7 @@ def select(ref: StudyRef, trial: int | None = None) -> Selection:
         best_step=_step(attrs.get(Attr.BEST_STEP)),
         value=_finite(chosen.value), params=dict(chosen.params),
         metrics={k: _finite(v) for k, v in dict(attrs.get(Attr.METRICS) or {}).items()},
-        baseline=_baseline(study))
+        baseline=_baseline(study), why=why)
     if not selection.config_path.is_file():
         raise StudyError(f"trial {chosen.number} has no {CONFIG_FILE}", str(selection.config_path),
                          "the trial directory was moved or deleted; restore it or choose another --trial")
@@ -211,6 +219,22 @@ def select(ref: StudyRef, trial: int | None = None) -> Selection:
         raise StudyError(f"checkpoint {checkpoint} of trial {chosen.number} is missing", str(index),
                          "restore the trial's model/ directory or choose another --trial")
     return selection
+
+
+def _confirmed(study: Any, candidates: list[Any], sign: float) -> tuple[Any, str]:
+    """The best run of the study's confirmed pick (:data:`StudyAttr.CONFIRMED_PICK`: the leader
+    with the best mean over its repeated runs), or ``(None, "")`` when the study has no pick."""
+    pick = (study.user_attrs.get(StudyAttr.CONFIRMED_PICK) or {}).get("trial")
+    if pick is None:
+        return None, ""
+    runs = [t for t in candidates if t.number == pick or t.user_attrs.get(Attr.REPEAT_OF) == pick]
+    if not runs:
+        return None, ""
+    best = max(runs, key=lambda t: (sign * float(t.value), -t.number))
+    mean = sum(float(t.value) for t in runs) / len(runs)
+    which = "the trial itself" if best.number == pick else f"its repeat trial {best.number}"
+    return best, (f"the confirmed pick, trial {pick} (mean mAP {mean:.4f} over {len(runs)} runs); its best run is "
+                  f"{which} (mAP {float(best.value):.4f})")
 
 
 def _baseline(study: Any) -> tuple[int, float] | None:

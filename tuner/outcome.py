@@ -18,14 +18,23 @@ class Status(str, enum.Enum):
     FAILED = "failed"
 
 
-class FailureClass(str, enum.Enum):
-    """Why a failed trial failed."""
+class FailureClass(enum.StrEnum):
+    """Why a failed trial failed; the value (also its ``str()``) is what a study stores as the
+    ``failure_class`` attribute.
 
-    CONFIG = "config"        # the OD API rejected the config
+    A runner reports the first five (:attr:`TrialOutcome.failure`). The last three are recorded
+    only by the study, on Optuna trials that never reached a verdict on their config: they are
+    not counted toward ``--n-trials``, and the first two are re-run on resume.
+    """
+
+    CONFIG = "config"        # the OD API rejected the config (or the sampled values break it)
     NAN = "nan"              # the loss became NaN or infinite
     OOM = "oom"              # out of memory (host or device)
     CRASH = "crash"          # any other non-zero exit
     TIMEOUT = "timeout"      # the trial ran past its time budget
+    INTERRUPTED = "interrupted"  # study only: the user interrupted the study while it ran (re-run)
+    ORPHANED = "orphaned"    # study only: its worker died or stopped sending heartbeats (re-run)
+    DUPLICATE = "duplicate"  # study only: a second re-run of the same trial, failed without training
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,7 +35,7 @@ class Attr:
     BEST_CHECKPOINT = "best_checkpoint"
     METRICS = "metrics"              # {COCO tag: value} at the best step
     DIFF = "diff"                    # [[path, old, new], ...] against base.config
-    FAILURE = "failure_class"        # tuner.outcome.FailureClass value, or interrupted/orphaned/duplicate
+    FAILURE = "failure_class"        # a tuner.outcome.FailureClass value (interrupted/orphaned/duplicate included)
     REASON = "reason"
     WORKER = "worker"                # "host:pid" of the process that ran it
     DEVICE = "device"                # CUDA_VISIBLE_DEVICES given to it ("" = inherited)
@@ -45,6 +45,15 @@ class Attr:
     WALL_SECONDS = "wall_seconds"    # wall time of the trial's OD API processes, start to end
     FITTED_ANCHORS = "fitted_anchors"  # True on the trial that runs the base config with fitted anchors
     ANCHOR_COVERAGE = "anchor_coverage"  # {shape_coverage, grid_coverage, mean_best_iou} of its anchors
+    TEST_METRICS = "test_metrics"    # {records, metrics}: its best checkpoint on --test-data (tuner.study.holdout)
+    REPEAT_OF = "repeat_of"          # number of the leader this confirmation repeat trains again (new seed)
+
+
+class StudyAttr:
+    """Optuna study user-attribute keys (written at the end of every run of the study)."""
+
+    CONFIRMED_PICK = "confirmed_pick"  # tuner.study.confirm.Confirmation.to_json(): the leaders' runs, the pick
+    BASELINE_NOISE = "baseline_noise"  # {trial, runs, std, spread} of the baseline's runs
 
 
 def trial_dir_name(number: int) -> str:

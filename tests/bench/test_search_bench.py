@@ -206,7 +206,7 @@ def test_each_study_is_the_users_command(bench, tmp_path):
     assert plan.command("random", 2) == [
         sys.executable, "-m", "tuner.study", "--base", "base.config", "--train-data", "t.rec", "--eval-data", "e.rec",
         "--label-map", "lm.pbtxt", "--sampler", "random", "--seed", "2", "--n-trials", "5", "--steps", "300",
-        "--eval-every", "50", "--pruner", "none", "--run-dir", str(tmp_path / "random-s2"), "--study-name",
+        "--eval-every", "50", "--pruner", "none", "--confirm", "0", "--run-dir", str(tmp_path / "random-s2"), "--study-name",
         "random-s2", "--space", "space.yaml"]
 
 

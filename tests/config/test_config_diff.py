@@ -6,7 +6,7 @@ from configfixtures import AUG, COSINE, RATIOS, TF1, TF1_ONELINE, ZOO
 
 from tuner.config import (Change, add_value, diff, format_diff, load, loads, remove_value,
                           set_base_learning_rate, set_schedule_type, set_value)
-from tuner.config.diff import MessageText
+from tuner.config.diff import MessageText, short_labels
 
 
 def test_identical_configs_have_no_diff(zoo):
@@ -90,3 +90,28 @@ def test_diff_text_formats_values(zoo):
 def test_diff_of_different_types_is_a_type_error(zoo):
     with pytest.raises(TypeError, match="cannot diff"):
         diff(zoo, zoo.train_config)
+
+
+L2_WEIGHT = "model.ssd.{}.conv_hyperparams.regularizer.l2_regularizer.weight"
+
+
+def test_short_labels_are_the_shortest_unambiguous_tails():
+    fe, bp = L2_WEIGHT.format("feature_extractor"), L2_WEIGHT.format("box_predictor.convolutional_box_predictor")
+    brightness = "train_config.data_augmentation_options[random_adjust_brightness].max_delta"
+    contrast = "train_config.data_augmentation_options[random_adjust_contrast].max_delta"
+    scale = "model.ssd.anchor_generator.ssd_anchor_generator.min_scale"
+    assert short_labels([fe, bp, brightness, contrast, scale, fe]) == {
+        fe: "feature_extractor...weight", bp: "convolutional_box_predictor...weight",
+        brightness: "random_adjust_brightness.max_delta", contrast: "random_adjust_contrast.max_delta",
+        scale: "min_scale"}
+    assert short_labels([fe]) == {fe: "weight"}  # alone: its name says it
+    assert short_labels([]) == {}
+
+
+def test_short_labels_handle_indexes_nested_tails_and_abbreviations_that_meet():
+    assert short_labels(["a.x[0].c", "b.x[1].c"]) == {"a.x[0].c": "x[0].c", "b.x[1].c": "x[1].c"}
+    assert short_labels(["a.b", "x.a.b"]) == {"a.b": "a.b", "x.a.b": "x...b"}  # a whole path inside another
+    # m.b.c and m.x.a.c would both abbreviate to m...c: both are spelled out instead
+    labels = short_labels(["m.x.a.c", "n.x.a.c", "m.b.c", "z.b.c"])
+    assert labels == {"m.x.a.c": "m.x.a.c", "n.x.a.c": "n...c", "m.b.c": "m.b.c", "z.b.c": "z...c"}
+    assert len(set(labels.values())) == len(labels)

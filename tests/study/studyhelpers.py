@@ -6,7 +6,10 @@ import subprocess
 import sys
 
 def study_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tuner.study", *args]
+    """The study command; without --confirm in ``args`` it gets ``--confirm 0`` (a test about
+    something else does not pay for the confirmation phase's repeats)."""
+    extra = () if "--confirm" in args else ("--confirm", "0")
+    return [sys.executable, "-m", "tuner.study", *args, *extra]
 
 
 def run_study(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -11,10 +11,10 @@ from tuner.paths import PIPELINES_DIR
 from tuner import events
 from tuner.outcome import Evaluation, Status, TrialOutcome
 from tuner.runinfo import Attr, trial_dir_name
-from tuner.study import objective as objective_mod
 from tuner.study.objective import DevicePool, Interrupted, Objective, TrialFailed
 from tuner.study.seeds import trial_seed
 from tuner.study.storage import count_finished
+from tuner.trial import Trial, TrialRun
 
 SHAPES = PIPELINES_DIR / "ssd_mobilenet_v2_shapes.config"
 MIN_SCALE = {"path": "model.ssd.anchor_generator.ssd_anchor_generator.min_scale", "float": [0.1, 0.2]}
@@ -23,6 +23,11 @@ MIN_SCALE = {"path": "model.ssd.anchor_generator.ssd_anchor_generator.min_scale"
 def _objective(tmp_path, entries=None, **kwargs) -> Objective:
     space = spacemod.parse_space({"params": entries or {"scale": MIN_SCALE}}, "s.yaml")
     return Objective(base_cfg=cfgmod.load(SHAPES), space=space, run_dir=tmp_path, steps=20, eval_every=10, **kwargs)
+
+
+def test_the_default_runner_is_the_subprocess_trial(tmp_path) -> None:
+    assert _objective(tmp_path).runner is Trial
+    assert issubclass(Trial, TrialRun)
 
 
 def test_jobs_without_devices_get_one_slot_each() -> None:
@@ -94,15 +99,19 @@ def test_a_second_rerun_of_the_same_orphan_fails_at_once_uncounted(tmp_path) -> 
     assert not (tmp_path / trial_dir_name(2)).exists()
 
 
-class _StubTrial:
+class _StubTrial(TrialRun):
     """Stands in for tuner.trial.Trial: records its spec, lands one evaluation, starts nothing."""
 
     specs: list = []
 
     def __init__(self, spec) -> None:
         self.spec = spec
-        self.outcome: TrialOutcome | None = None
+        self._outcome: TrialOutcome | None = None
         _StubTrial.specs.append(spec)
+
+    @property
+    def outcome(self) -> TrialOutcome | None:
+        return self._outcome
 
     def stop(self, reason: str = "") -> None:
         pass
@@ -110,7 +119,7 @@ class _StubTrial:
     def evaluations(self):
         evaluation = Evaluation(self.spec.steps, {events.MAP: 0.25}, "ckpt-3")
         yield evaluation
-        self.outcome = TrialOutcome(Status.COMPLETED, None, "trained", (evaluation,), evaluation, "ckpt-3", "ckpt-3",
+        self._outcome = TrialOutcome(Status.COMPLETED, None, "trained", (evaluation,), evaluation, "ckpt-3", "ckpt-3",
                                     1.0, steps_trained=self.spec.steps, seed=self.spec.seed,
                                     deterministic=self.spec.deterministic)
 
@@ -120,9 +129,8 @@ class _StubTrial:
     ({"seed": 11, "deterministic": True}, 11, True),
 ])
 def test_each_trial_trains_with_its_recorded_seed(tmp_path, monkeypatch, kwargs, study_seed, deterministic) -> None:
-    monkeypatch.setattr(objective_mod, "Trial", _StubTrial)
     monkeypatch.setattr(_StubTrial, "specs", [])
-    objective = _objective(tmp_path, trial0_is_baseline=True, **kwargs)
+    objective = _objective(tmp_path, trial0_is_baseline=True, runner=_StubTrial, **kwargs)
     study = optuna.create_study(direction="maximize")
     study.optimize(objective, n_trials=3)
     expected = [trial_seed(study_seed, number) for number in range(3)]

@@ -45,16 +45,20 @@ def _study(tmp_path) -> optuna.Study:
     return study
 
 
-def test_change_texts_are_short_and_deduplicated() -> None:
+def test_change_texts_are_short_and_say_which_field() -> None:
     texts = report.change_texts([
         [MIN_SCALE, 0.1, 0.1523456], [L2.format("a"), 4e-05, 1e-05], [L2.format("b"), 4e-05, 1e-05],
         [AUG.format("ssd_random_crop"), None, "{ }"], [AUG.format("random_horizontal_flip"), "{ }", None],
         [AUG.format("random_adjust_brightness"), None, "{ max_delta: 0.3302606 }"],
         ["train_config.optimizer.use_moving_average", False, True],
         ["train_config.freeze_variables", None, list(BACKBONE_PATTERNS["ssd_mobilenet_v2_keras"])]])
-    assert texts == ["min_scale 0.1->0.152", "weight 4e-05->1e-05", "+ssd_random_crop", "-random_horizontal_flip",
+    assert texts == ["min_scale 0.1->0.152", "a...weight 4e-05->1e-05", "b...weight 4e-05->1e-05", "+ssd_random_crop",
+                     "-random_horizontal_flip",
                      "+random_adjust_brightness{max_delta: 0.33}", "use_moving_average false->true",
                      "+freeze_variables[backbone]"]
+    # alone in its trial, a weight is still named against the other paths the study changed
+    assert report.change_texts([[L2.format("a"), 4e-05, 1e-05]], context=[L2.format("b"), MIN_SCALE]) == [
+        "a...weight 4e-05->1e-05"]
 
 
 def test_summary_lists_top_trials_against_the_baseline_with_their_diffs(tmp_path) -> None:
@@ -69,14 +73,15 @@ def test_summary_lists_top_trials_against_the_baseline_with_their_diffs(tmp_path
     assert rows["0"].endswith("(base config)")
     assert "x=1" not in text, "the recorded diff is shown, not the Optuna params"
     assert rows["2"].split()[:3] == ["2", "0.3200", "+0.0200"]
-    assert "weight 4e-05->1.89e-06" in rows["2"] and "more)" in rows["2"]
+    assert "feature_extractor...weight 4e-05->1.89e-06" in rows["2"] and "more)" in rows["2"]
     assert len(rows["2"].split("  ")[-1].strip()) <= report.CHANGES_WIDTH
     details = text[text.index("changes against the base config:"):]
-    assert details.splitlines()[1].startswith("  trial 2: weight 4e-05->1.89e-06, -random_horizontal_flip,")
+    assert details.splitlines()[1] == "  trial 2: feature_extractor...weight 4e-05->1.89e-06,"
+    assert details.splitlines()[2].startswith("    convolutional_box_predictor...weight 4e-05->1.89e-06, -random_")
     for change in ("+random_adjust_brightness{max_delta: 0.33}", "+constant_learning_rate{learning_rate: 0.0365}",
                    "-cosine_decay_learning_rate", "aspect_ratios [1,2,0.5]->[1,2,0.5,4,0.25]", "batch_size 16->32"):
         assert change in details
-    assert details.count("weight 4e-05") == 1
+    assert details.count("weight 4e-05") == 2  # one per regularizer, each named
     assert "trials: 3 complete, 2 fail, 1 pruned" in text
     compute = text[text.index("compute:"):].splitlines()
     assert compute[0] == "compute: 500 steps, 4m55s of trial wall time over 6 trials"
@@ -87,7 +92,7 @@ def test_summary_lists_top_trials_against_the_baseline_with_their_diffs(tmp_path
     assert compute[4] == "  pruning saved 100 steps (50% of the pruned trials' budget), ~0m30s of wall time"
     assert "  trial 3 failed (config): params.iou = 1.7: out of range" in text
     assert "  trial 4 failed (orphaned): its worker stopped sending heartbeats" in text
-    assert text.splitlines()[-1] == "best: trial 1, mAP 0.3500 (+0.0500 vs baseline 0.3000)"
+    assert text.splitlines()[-1] == "best single run: trial 1, mAP 0.3500 (+0.0500 vs baseline 0.3000)"
 
 
 def test_a_trial_that_failed_before_its_config_existed_shows_its_params(tmp_path) -> None:

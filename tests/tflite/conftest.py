@@ -35,6 +35,7 @@ class TrialEntry:
     baseline: bool = False
     step: int = 10
     intermediate: dict[int, float] = dataclasses.field(default_factory=dict)
+    attrs: dict[str, Any] = dataclasses.field(default_factory=dict)  # more user attributes (e.g. repeat_of)
 
 
 def make_study(run_dir: Path, trials: list[TrialEntry], name: str = "s") -> Path:
@@ -55,7 +56,7 @@ def make_study(run_dir: Path, trials: list[TrialEntry], name: str = "s") -> Path
     dist = {"lr": optuna.distributions.FloatDistribution(0.001, 0.5, log=True)}
     for entry in trials:
         state = optuna.trial.TrialState[entry.state]
-        attrs: dict[str, Any] = {Attr.BASELINE: entry.baseline}
+        attrs: dict[str, Any] = {Attr.BASELINE: entry.baseline, **entry.attrs}
         if entry.trial_dir is not None:
             attrs[Attr.TRIAL_DIR] = str(entry.trial_dir)
         if entry.checkpoint is not None:

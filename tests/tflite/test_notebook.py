@@ -44,6 +44,27 @@ def test_notebook_guards_a_study_without_enough_trials(study_factory, trial_entr
     assert "no TFLite report" in text
 
 
+def test_notebook_plots_each_leaders_runs(study_factory, trial_entry, tmp_path, monkeypatch) -> None:
+    import optuna
+
+    from tuner.runinfo import Attr, sqlite_url
+    from tuner.study import confirm
+
+    run = study_factory(tmp_path / "run", [
+        trial_entry(tmp_path / "t0", value=0.30, baseline=True, params={}),
+        trial_entry(tmp_path / "t1", value=0.45, params={"lr": 0.02}),
+        trial_entry(tmp_path / "t2", value=0.20, params={"lr": 0.02}, attrs={Attr.REPEAT_OF: 1}),
+        trial_entry(tmp_path / "t3", value=0.31, baseline=True, params={}, attrs={Attr.REPEAT_OF: 0})])
+    study = optuna.load_study(study_name="s", storage=sqlite_url(run))
+    confirm.record(study, confirm.confirm(study.get_trials(), 1, 1))
+    text, images, _ = _execute(run, monkeypatch)
+    assert "pick: trial 1; +2.0 pts vs baseline, 2 runs each, within noise" in text
+    assert images >= 3  # history, intermediate values, best vs baseline, the leaders' runs
+    plain, _, _ = _execute(study_factory(tmp_path / "plain", [trial_entry(tmp_path / "t0", value=0.2)], name="p"),
+                           monkeypatch)
+    assert "no confirmation in this study" in plain
+
+
 def test_notebook_without_a_run_dir_says_so_instead_of_raising(tmp_path, monkeypatch) -> None:
     text, images, _ = _execute(tmp_path / "no-such-run", monkeypatch)
     assert f"no study run directory at {tmp_path / 'no-such-run'} (no study.json)" in text

@@ -34,6 +34,30 @@ def test_best_completed_trial_and_its_best_checkpoint_not_the_latest(study_facto
     assert default_out(chosen) == run.resolve() / "tflite-trial-0001"
 
 
+def test_a_confirmed_study_gives_its_picks_best_run_not_the_luckiest_single_run(study_factory, trial_entry,
+                                                                                  tmp_path) -> None:
+    import optuna
+
+    from tuner.runinfo import Attr, sqlite_url
+    from tuner.study import confirm
+
+    dirs = [_trial_dir(tmp_path, f"trial-{i:04d}", ("ckpt-1",)) for i in range(7)]
+    run = study_factory(tmp_path / "run", [
+        trial_entry(dirs[0], value=0.30, baseline=True, params={}),
+        trial_entry(dirs[1], value=0.45, params={"lr": 0.02}),  # the luckiest single run
+        trial_entry(dirs[2], value=0.40, params={"lr": 0.03}),
+        trial_entry(dirs[3], value=0.20, params={"lr": 0.02}, attrs={Attr.REPEAT_OF: 1}),
+        trial_entry(dirs[4], value=0.41, params={"lr": 0.03}, attrs={Attr.REPEAT_OF: 2}),
+        trial_entry(dirs[5], value=0.31, baseline=True, params={}, attrs={Attr.REPEAT_OF: 0})])
+    study = optuna.load_study(study_name="s", storage=sqlite_url(run))
+    confirm.record(study, confirm.confirm(study.get_trials(), 2, 1))
+    chosen = select(resolve_study(str(run)))
+    assert chosen.number == 4  # trial 2 has the best mean (0.405 vs 0.325); its best run is its repeat
+    assert chosen.why == ("the confirmed pick, trial 2 (mean mAP 0.4050 over 2 runs); its best run is its repeat "
+                          "trial 4 (mAP 0.4100)")
+    assert select(resolve_study(str(run)), trial=1).why == "trial 1 as asked (--trial)"
+
+
 def test_explicit_trial_and_study_name_with_storage(study_factory, trial_entry, tmp_path) -> None:
     a = _trial_dir(tmp_path, "t0", ("ckpt-3",))
     run = study_factory(tmp_path / "run", [trial_entry(a, value=0.5, checkpoint="ckpt-3"),

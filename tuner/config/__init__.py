@@ -10,7 +10,7 @@ Remote (``gs://`` ...) paths are recognised, never read (:mod:`.remote`). CLI:
 from __future__ import annotations
 
 from tuner.config.autofix import FixResult, apply_fixes
-from tuner.config.diff import Change, diff, format_diff
+from tuner.config.diff import Change, diff, format_diff, short_labels
 from tuner.config.edits import (dataset_files, hyperparams_paths, model_num_classes_path, point_to_dataset,
                                 set_l2_weight)
 from tuner.config.errors import (ConfigError, ConfigFileError, ConfigSyntaxError, ConfigValueError,
@@ -38,5 +38,5 @@ __all__ = [
     "iter_set_fields", "label_map_num_classes", "learning_rate_at", "learning_rate_message", "lint", "load",
     "load_label_map", "loads", "loads_label_map", "model_num_classes_path", "parse_path", "parse_value",
     "point_to_dataset", "remove_value", "save", "schedule_path", "set_base_learning_rate", "set_l2_weight",
-    "set_num_steps", "set_schedule_type", "set_value", "set_warmup_fraction", "url_scheme",
+    "set_num_steps", "set_schedule_type", "set_value", "set_warmup_fraction", "short_labels", "url_scheme",
 ]

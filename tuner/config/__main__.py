@@ -98,6 +98,8 @@ def _build_parser() -> argparse.ArgumentParser:
     lnt.add_argument("--no-files", action="store_true", help="skip file-system checks")
     lnt.add_argument("--no-anchors", action="store_true",
                      help="skip the anchor-coverage check (it reads the training boxes and builds the model)")
+    lnt.add_argument("--verbose", action="store_true",
+                     help="let TensorFlow's start-up lines and warnings (the anchor check imports it) through")
     lnt.add_argument("--fix", action="store_true",
                      help="apply the mechanical fixes and print each change, then lint the result; "
                           "without -o a dry run that writes nothing")
@@ -174,6 +176,7 @@ def _lint(args: argparse.Namespace) -> int:
                           fix="add --fix, or drop -o to only lint")
     cfg = load(args.config)
     check_files, check_anchors = not args.no_files, not args.no_anchors
+    tfquiet.set_verbose(args.verbose)
     with tfquiet.quietly():  # the anchor check imports TensorFlow: its start-up lines stay off ours
         if not args.fix:
             findings = lint(cfg, base_dir=args.base_dir, check_files=check_files, check_anchors=check_anchors)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
+import re
+from typing import Any, Iterable, Iterator
 
 from google.protobuf import text_format
 from google.protobuf.descriptor import FieldDescriptor
@@ -135,3 +136,56 @@ def diff(a: Message, b: Message) -> list[Change]:
 def format_diff(changes: list[Change]) -> str:
     """Readable text: one ``path: old -> new`` line per change (empty string if none)."""
     return "\n".join(str(change) for change in changes)
+
+
+_SEGMENT = re.compile(r"[^.\[]+(?:\[[^\]]*\])?")
+_NAMED_ENTRY = re.compile(r"\w+\[([A-Za-z_]\w*)\]")
+
+
+def _segments(path: str) -> list[str]:
+    """``a.b[name].c`` -> ``["a", "b[name]", "c"]`` (dots inside brackets do not split)."""
+    return _SEGMENT.findall(path)
+
+
+def _shown(segment: str) -> str:
+    """An entry named by its oneof member (``data_augmentation_options[random_adjust_brightness]``)
+    is shown by that name; an indexed one (``[0]``) as it is."""
+    named = _NAMED_ENTRY.fullmatch(segment)
+    return named.group(1) if named else segment
+
+
+def _suffix_label(segments: list[str], k: int) -> str:
+    shown = [_shown(s) for s in segments[-k:]]
+    return ".".join(shown) if k <= 2 else f"{shown[0]}...{shown[-1]}"
+
+
+def short_labels(paths: Iterable[str]) -> dict[str, str]:
+    """A short, unambiguous label for each config path: its shortest tail of segments that no
+    other path in ``paths`` ends with.
+
+    One segment is the field's name (``min_scale``); two are joined (``random_adjust_brightness.max_delta``,
+    an entry named by its oneof member shown by that name); longer tails show their first and last
+    segment (``feature_extractor...weight`` against ``convolutional_box_predictor...weight``).
+    A path that is itself the tail of another keeps its whole length; labels that would still
+    coincide are shown as their full tails. Pure: no schema look-up.
+
+    Returns:
+        ``{path: label}`` for every distinct path; distinct paths get distinct labels.
+    """
+    unique = list(dict.fromkeys(paths))
+    split = {path: _segments(path) for path in unique}
+    tails: dict[str, int] = {}
+    for path, mine in split.items():
+        others = [split[other] for other in unique if other != path]
+        k = 1
+        while k < len(mine) and any(other[-k:] == mine[-k:] for other in others):
+            k += 1
+        tails[path] = k
+    labels = {path: _suffix_label(split[path], tails[path]) for path in unique}
+    counts: dict[str, int] = {}
+    for label in labels.values():
+        counts[label] = counts.get(label, 0) + 1
+    for path, label in labels.items():
+        if counts[label] > 1:  # an abbreviation or a shown name met another label: spell the tail out
+            labels[path] = ".".join(split[path][-tails[path]:])
+    return labels

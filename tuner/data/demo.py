@@ -8,6 +8,8 @@ unless a checkpoint is given.
 """
 from __future__ import annotations
 
+import glob
+
 import os
 from pathlib import Path
 from typing import Any
@@ -119,9 +121,17 @@ def prepare_config(base: str, train_data: str | None, eval_data: str | None, lab
     if any(given) and not all(given):
         raise DataError("give all of --train-data, --eval-data and --label-map, or none of them")
     if all(given):
+        from tuner.config.records import expand_input_paths
+        from tuner.config.remote import is_remote
+
         for flag, value in zip(("--train-data", "--eval-data", "--label-map"), given):
-            if not Path(value).exists():  # type: ignore[arg-type]
-                raise DataError(f"{flag} {value}: no such file")
+            if is_remote(str(value)):
+                continue  # read through tf.io.gfile by TensorFlow; lint warns that it was not checked here
+            if flag == "--label-map" or not glob.has_magic(str(value)):
+                if not Path(value).exists():  # type: ignore[arg-type]
+                    raise DataError(f"{flag} {value}: no such file")
+            elif not expand_input_paths(str(value)):  # a shard glob, as input_path allows
+                raise DataError(f"{flag} {value}: no file matches the pattern")
     if fine_tune_checkpoint:
         check_checkpoint(fine_tune_checkpoint)
     if all(given):

@@ -1,8 +1,8 @@
 """Studies: a base config and a search space become an Optuna study over real OD API trials.
 
 :mod:`.inputs` validates, :mod:`.runner` runs, :mod:`.objective` turns an Optuna trial into a
-:class:`tuner.trial.Trial`, :mod:`.storage` opens/resumes/recovers, :mod:`.progress` and
-:mod:`.report` show it. CLI: ``python -m tuner.study``.
+:class:`tuner.trial.TrialRun` (default: the OD API's :class:`tuner.trial.Trial`), :mod:`.storage`
+opens/resumes/recovers, :mod:`.progress` and :mod:`.report` show it. CLI: ``python -m tuner.study``.
 """
 from __future__ import annotations
 

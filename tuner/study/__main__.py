@@ -18,7 +18,9 @@ import optuna
 
 from tuner import tfquiet
 from tuner.runinfo import LOG_FILE
-from tuner.study.pruning import MIN_DECISIONS
+from tuner.study.confirm import CONFIRM, REPEATS
+from tuner.study.pruning import MIN_DECISIONS, PrunerKind
+from tuner.study.inputs import SamplerName
 from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare, run
 
 
@@ -50,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study-name", help="default: the base config's name")
     p.add_argument("--storage", help="Optuna RDB URL (default: SQLite file in the run directory)")
     p.add_argument("--run-dir", help="default: runs/<study name>")
-    p.add_argument("--sampler", default="tpe", choices=("tpe", "random"))
-    p.add_argument("--pruner", default="auto", choices=("auto", "median", "hyperband", "none"),
+    p.add_argument("--sampler", default=SamplerName.TPE.value, choices=[n.value for n in SamplerName])
+    p.add_argument("--pruner", default=PrunerKind.AUTO.value, choices=[k.value for k in PrunerKind],
                    help="auto (default): median pruning when the study's shape leaves room for it (at least "
                         f"{MIN_DECISIONS} evaluations between the warm-up and the last step), else none, said at start")
     p.add_argument("--prune-after", type=float, metavar="F",
@@ -65,9 +67,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action="store_true",
                    help="TensorFlow op determinism in every trial: the same config and training seed give the same "
                         "weights (training is slower; measure it with bench/seeds.py)")
+    p.add_argument("--verbose", action="store_true",
+                   help="let TensorFlow's start-up lines and warnings through in this process (they are hidden by "
+                        "default; trials always log them to their own logs/)")
     p.add_argument("--fit-anchors", action=argparse.BooleanOptionalAction, default=True,
                    help="measure the base anchors on the training boxes, fit better ones, run them as trial 1 and "
                         "centre a space's anchors knob on them (default: on; --no-fit-anchors turns it off)")
+    p.add_argument("--confirm", type=int, default=CONFIRM, metavar="K",
+                   help="after the search, train the baseline and the K best trials --repeats more times with other "
+                        "seeds; the pick is the best mean, its lift is stated against the runs' spread (default "
+                        "%(default)s; 0: no confirmation)")
+    p.add_argument("--repeats", type=int, default=REPEATS, metavar="R",
+                   help="extra runs of each confirmed trial (default %(default)s: (K+1)*R more trials)")
+    p.add_argument("--test-data", metavar="RECORDS",
+                   help="held-out TFRecord(s) (path or glob) the selection never reads: when the study ends, the "
+                        "chosen trial's and the baseline's best checkpoints are evaluated on them once")
     return p
 
 
@@ -99,15 +113,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if exc.code else 0
     if args.n_trials is None and args.timeout is None:
         args.n_trials = 10
+    tfquiet.set_verbose(args.verbose)
     settings = StudySettings(
         base=args.base, space=args.space, train_data=args.train_data, eval_data=args.eval_data,
         label_map=args.label_map, fine_tune_checkpoint=args.fine_tune_checkpoint, steps=args.steps,
         eval_every=args.eval_every, n_trials=args.n_trials, timeout=args.timeout,
         trial_timeout=args.trial_timeout, study_name=args.study_name,
-        storage=args.storage, run_dir=args.run_dir, sampler=args.sampler, pruner=args.pruner,
+        storage=args.storage, run_dir=args.run_dir, sampler=SamplerName(args.sampler), pruner=PrunerKind(args.pruner),
         prune_after=args.prune_after, prune_min_trials=args.prune_min_trials, jobs=args.jobs,
         devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()), seed=args.seed,
-        fit_anchors=args.fit_anchors, deterministic=args.deterministic)
+        fit_anchors=args.fit_anchors, deterministic=args.deterministic, confirm=args.confirm, repeats=args.repeats,
+        test_data=args.test_data)
     prepared = None
     try:
         with tfquiet.quietly():  # generating the demo data imports TensorFlow: its start-up lines stay off ours

@@ -8,6 +8,7 @@ base needs it).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import hashlib
 import math
 import os
@@ -21,9 +22,11 @@ from tuner.config.errors import ConfigError
 from tuner.data.demo import DataError, prepare_config, resolve_base, set_fine_tune_checkpoint
 from tuner.runinfo import (BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, is_run_dir_sqlite,
                            sqlite_path, sqlite_url)
+from tuner.study import holdout
+from tuner.study.confirm import CONFIRM, REPEATS
 from tuner.study.anchors import AnchorPlan
 from tuner.study.anchors import plan as anchor_plan
-from tuner.study.pruning import PruningError, PruningPlan, plan
+from tuner.study.pruning import PrunerKind, PruningError, PruningPlan, plan
 from tuner.study.storage import StorageError, open_storage, redact
 from tuner.trial import TrialSpec, TrialSpecError
 
@@ -32,6 +35,13 @@ DEFAULT_SPACE = paths.PIPELINES_DIR / "spaces" / "ssd.yaml"
 
 class StudyInputError(ValueError):
     """Bad input detected before any training (the CLI exits 2)."""
+
+
+class SamplerName(enum.StrEnum):
+    """The ``--sampler`` choices (built by ``tuner.study.runner``)."""
+
+    TPE = "tpe"
+    RANDOM = "random"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +62,8 @@ class StudySettings:
     study_name: str | None = None
     storage: str | None = None
     run_dir: str | None = None
-    sampler: str = "tpe"
-    pruner: str = "auto"
+    sampler: SamplerName = SamplerName.TPE  # a name (str) is accepted: prepare() checks and converts it
+    pruner: PrunerKind = PrunerKind.AUTO     # likewise
     prune_after: float | None = None
     prune_min_trials: int | None = None
     jobs: int = 1
@@ -62,6 +72,9 @@ class StudySettings:
     objective: str = events.MAP
     deterministic: bool = False
     fit_anchors: bool = True
+    confirm: int = CONFIRM
+    repeats: int = REPEATS
+    test_data: str | None = None
 
 
 @dataclasses.dataclass
@@ -76,6 +89,7 @@ class Prepared:
     space: spacemod.SearchSpace
     note: str
     pruning: PruningPlan
+    test_records: list[str] = dataclasses.field(default_factory=list)  # --test-data, expanded and checked
 
 
 def _check_settings(s: StudySettings) -> None:
@@ -85,12 +99,31 @@ def _check_settings(s: StudySettings) -> None:
         raise StudyInputError(f"--timeout must be a positive number of seconds (got {s.timeout:g})")
     if s.trial_timeout is not None and not (math.isfinite(s.trial_timeout) and s.trial_timeout > 0):
         raise StudyInputError(f"--trial-timeout must be a positive number of seconds (got {s.trial_timeout:g})")
+    if s.confirm < 0:
+        raise StudyInputError(f"--confirm must be >= 0 (got {s.confirm}); 0 turns the confirmation off")
+    if s.repeats < 1:
+        raise StudyInputError(f"--repeats must be >= 1 (got {s.repeats}); use --confirm 0 to repeat nothing")
     if s.jobs < 1:
         raise StudyInputError(f"--jobs must be >= 1 (got {s.jobs})")
     if s.devices and len(s.devices) < s.jobs:
         raise StudyInputError(f"--jobs {s.jobs} needs at least {s.jobs} --devices (got {','.join(s.devices)})")
-    if s.sampler not in ("tpe", "random"):
-        raise StudyInputError(f"--sampler must be tpe or random (got {s.sampler!r})")
+
+
+def _with_names(s: StudySettings) -> StudySettings:
+    """``s`` with its sampler and pruner as enums.
+
+    Raises:
+        StudyInputError: an unknown sampler or pruner name (never a silent fallback).
+    """
+    try:
+        sampler = SamplerName(s.sampler)
+    except ValueError:
+        raise StudyInputError(f"--sampler must be one of {', '.join(SamplerName)} (got {s.sampler!r})") from None
+    try:
+        pruner = PrunerKind.parse(s.pruner)
+    except PruningError as exc:
+        raise StudyInputError(str(exc)) from None
+    return dataclasses.replace(s, sampler=sampler, pruner=pruner)
 
 
 def prepare(settings: StudySettings) -> Prepared:
@@ -99,7 +132,7 @@ def prepare(settings: StudySettings) -> Prepared:
     Raises:
         StudyInputError: the first problem, as one line with the fix.
     """
-    s = settings
+    s = _with_names(settings)
     _check_settings(s)
     space_path = Path(s.space) if s.space else DEFAULT_SPACE
     try:
@@ -130,13 +163,19 @@ def prepare(settings: StudySettings) -> Prepared:
                    eval_data=",".join(base_cfg.eval_input_reader[0].tf_record_input_reader.input_path),
                    label_map=reader.label_map_path, steps=s.steps, eval_every=s.eval_every, objective=s.objective,
                    space=str(space_path.resolve()), space_sha256=space_sha256)
+    test_records: list[str] = []
+    if s.test_data:
+        try:
+            test_records = holdout.check_test_data(s.test_data, info.train_data, info.eval_data)
+        except holdout.HoldoutError as exc:
+            raise StudyInputError(str(exc)) from None
     _check_run_dir(run_dir, info, base_text, explicit_storage=bool(s.storage))
     # Trial directories were listed before the storage was asked: a study another worker is
     # creating right now has its study row before its first trial directory.
     if had_trials and (study_exists is False or (not s.storage and not (run_dir / SQLITE_FILE).exists())):
         raise StudyInputError(f"{run_dir} holds trials of study '{name}', but {redact(info.storage)} has no such study "
                               f"(deleted?); start it again with another --run-dir, or delete {run_dir}")
-    return Prepared(s, info, run_dir, base_cfg, base_text, space, note, pruning)
+    return Prepared(s, info, run_dir, base_cfg, base_text, space, note, pruning, test_records)
 
 
 def plan_anchors(prepared: Prepared) -> AnchorPlan:

@@ -1,4 +1,7 @@
-"""The Optuna objective: one study trial = one :class:`tuner.trial.Trial` on a config variant.
+"""The Optuna objective: one study trial = one :class:`tuner.trial.TrialRun` on a config variant.
+
+The run comes from a :data:`tuner.trial.RunnerFactory` (default: :class:`tuner.trial.Trial`, the
+subprocess runner on the real OD API; tests pass :class:`tuner.testing.FakeRunner`).
 
 Every evaluation is reported to Optuna at its global step; a trial the pruner rejects is
 stopped at once (its processes end) and raised as ``optuna.TrialPruned``. Each trial records
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import math
 import queue
 import threading
@@ -19,12 +23,12 @@ import optuna
 
 from tuner import config as cfgmod
 from tuner import events, space as spacemod
-from tuner.outcome import Status, TrialOutcome
+from tuner.outcome import FailureClass, Status, TrialOutcome
 from tuner.runinfo import Attr, trial_dir_name
 from tuner.study.anchors import AnchorPlan
 from tuner.study.seeds import trial_seed
-from tuner.study.storage import DUPLICATE, is_duplicate_rerun, worker_id
-from tuner.trial import Trial, TrialSpec
+from tuner.study.storage import is_duplicate_rerun, worker_id
+from tuner.trial import RunnerFactory, Trial, TrialRun, TrialSpec
 
 
 class TrialFailed(Exception):
@@ -35,14 +39,24 @@ class Interrupted(Exception):
     """The study was interrupted (Ctrl-C / SIGTERM) while this trial ran."""
 
 
+class EndState(enum.StrEnum):
+    """How a study trial ended, as the objective tells its :class:`Listener`."""
+
+    COMPLETE = "complete"
+    PRUNED = "pruned"
+    INTERRUPTED = "interrupted"  # re-run on resume: not done
+    FAILED = "failed"            # the failure class is given with it
+
+
 @dataclasses.dataclass
 class Listener:
     """Callbacks the objective calls as things happen (progress display); all optional."""
 
-    started: Callable[[int, Trial], None] = lambda number, trial: None
+    started: Callable[[int, TrialRun], None] = lambda number, run: None
     evaluated: Callable[[int, int, float], None] = lambda number, step, value: None
-    #: (trial number, state, value or None, steps trained, wall seconds)
-    ended: Callable[[int, str, float | None, int, float], None] = lambda number, state, value, steps, seconds: None
+    #: (trial number, state, value or None, steps trained, wall seconds, failure class when FAILED)
+    ended: Callable[[int, EndState, float | None, int, float, FailureClass | None], None] = (
+        lambda number, state, value, steps, seconds, failure: None)
 
 
 class DevicePool:
@@ -77,18 +91,22 @@ class Objective:
     config whatever its origin (the enqueued baseline, or a trial another worker asked for
     before the baseline was enqueued), and an enqueued baseline that did not become trial 0 is
     sampled like any other trial. Without it, only trials carrying the ``baseline`` attribute
-    are baselines. Either way a re-run of a baseline (``retry_of``) is a baseline.
+    are baselines. Either way a re-run of a baseline (``retry_of``) and a confirmation repeat
+    of it (``repeat_of``) are baselines. Repeats are never pruned.
 
     Every trial trains with the seed :func:`tuner.study.seeds.trial_seed` of ``seed`` (the
     study's ``--seed``, 0 without one) and its number, recorded as its ``train_seed``
     attribute; ``deterministic`` turns on TensorFlow's op determinism in every trainer.
+
+    ``runner`` builds each trial's run from its :class:`~tuner.trial.TrialSpec` (default: the
+    subprocess :class:`~tuner.trial.Trial`); see :mod:`tuner.trial.base` for what it must do.
     """
 
     def __init__(self, *, base_cfg: Any, space: spacemod.SearchSpace, run_dir: Path, steps: int,
                  eval_every: int, objective: str = events.MAP, devices: DevicePool | None = None,
                  threads: int = 0, trial_timeout: float | None = None, listener: Listener | None = None,
                  trial0_is_baseline: bool = False, anchors: AnchorPlan | None = None, seed: int = 0,
-                 deterministic: bool = False) -> None:
+                 deterministic: bool = False, runner: RunnerFactory | None = None) -> None:
         self.base_cfg = base_cfg
         self.space = space
         self.run_dir = Path(run_dir).absolute()  # recorded on each trial: valid from any working directory
@@ -103,8 +121,9 @@ class Objective:
         self.anchors = anchors or AnchorPlan()
         self.seed = seed
         self.deterministic = deterministic
+        self.runner: RunnerFactory = runner or Trial
         self._centre_on_fit = any(p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
-        self._running: dict[int, Trial] = {}
+        self._running: dict[int, TrialRun] = {}
         self._lock = threading.Lock()
         self._interrupted = False
         sized = copy.deepcopy(base_cfg)
@@ -116,8 +135,8 @@ class Objective:
         with self._lock:
             self._interrupted = True
             running = list(self._running.values())
-        for trial in running:
-            trial.stop("interrupted")
+        for run in running:
+            run.stop("interrupted")
 
     def is_baseline(self, trial: optuna.Trial) -> bool:
         """Whether ``trial`` runs the base config unchanged; records the answer on the trial."""
@@ -127,7 +146,7 @@ class Objective:
                 if not attrs.get(Attr.BASELINE):
                     trial.set_user_attr(Attr.BASELINE, True)
                 return True
-            if attrs.get(Attr.BASELINE) and attrs.get(Attr.RETRY_OF) is None:
+            if attrs.get(Attr.BASELINE) and attrs.get(Attr.RETRY_OF) is None and attrs.get(Attr.REPEAT_OF) is None:
                 trial.set_user_attr(Attr.BASELINE, False)  # enqueued too late: trial 0 is the baseline
                 return False
         return bool(attrs.get(Attr.BASELINE))
@@ -168,11 +187,11 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr(Attr.WORKER, worker_id())
         if self._interrupted:  # it may have popped a baseline or a re-run: mark it to be re-run
-            self._fail(trial, "interrupted", "the study was interrupted before this trial started")
+            self._fail(trial, FailureClass.INTERRUPTED, "the study was interrupted before this trial started")
             raise Interrupted("the study was interrupted")
         if is_duplicate_rerun(trial, trial.study):
             reason = f"another trial already re-runs trial {trial.user_attrs.get(Attr.RETRY_OF)}"
-            self._fail(trial, DUPLICATE, reason)
+            self._fail(trial, FailureClass.DUPLICATE, reason)
             raise TrialFailed(f"trial {trial.number}: {reason}")
         baseline = self.is_baseline(trial)
         trial_dir = self.run_dir / trial_dir_name(trial.number)
@@ -180,7 +199,7 @@ class Objective:
         try:
             cfg, _values = self.variant(trial, baseline)
         except spacemod.SpaceError as exc:
-            self._fail(trial, "config", str(exc))
+            self._fail(trial, FailureClass.CONFIG, str(exc))
             raise TrialFailed(str(exc)) from None
         coverage = self.anchors.coverage(cfg)
         if coverage is not None:
@@ -192,9 +211,9 @@ class Objective:
         device = self.devices.acquire()
         trial.set_user_attr(Attr.DEVICE, device or "")
         try:
-            run = Trial(TrialSpec(cfgmod.dumps(cfg), trial_dir, self.steps, self.eval_every, objective=self.objective,
-                                  device=device, threads=self.threads, timeout=self.trial_timeout, seed=seed,
-                                  deterministic=self.deterministic))
+            run = self.runner(TrialSpec(cfgmod.dumps(cfg), trial_dir, self.steps, self.eval_every,
+                                        objective=self.objective, device=device, threads=self.threads,
+                                        timeout=self.trial_timeout, seed=seed, deterministic=self.deterministic))
             with self._lock:  # registered and checked under one lock: interrupt() cannot miss it
                 self._running[trial.number] = run
                 interrupted = self._interrupted
@@ -202,12 +221,13 @@ class Objective:
                 run.stop("interrupted")
             self.listener.started(trial.number, run)
             pruned_at = None
+            prunable = trial.user_attrs.get(Attr.REPEAT_OF) is None  # a confirmation repeat runs to its end
             for evaluation in run.evaluations():
                 value = evaluation.value(self.objective)
                 self.listener.evaluated(trial.number, evaluation.step, value)
                 if math.isfinite(value):
                     trial.report(value, evaluation.step)
-                    if pruned_at is None and trial.should_prune():
+                    if prunable and pruned_at is None and trial.should_prune():
                         pruned_at = evaluation.step
                         run.stop(f"pruned at step {evaluation.step}")
         finally:
@@ -222,25 +242,25 @@ class Objective:
     def _conclude(self, trial: optuna.Trial, outcome: TrialOutcome, pruned_at: int | None) -> float:
         spent = (outcome.steps_trained, outcome.wall_seconds)
         if pruned_at is not None:
-            self.listener.ended(trial.number, "pruned", None, *spent)
+            self.listener.ended(trial.number, EndState.PRUNED, None, *spent, None)
             raise optuna.TrialPruned(f"pruned at step {pruned_at}")
         if outcome.status is Status.STOPPED:
-            self._fail(trial, "interrupted", outcome.reason)
-            self.listener.ended(trial.number, "interrupted", None, *spent)
+            self._fail(trial, FailureClass.INTERRUPTED, outcome.reason)
+            self.listener.ended(trial.number, EndState.INTERRUPTED, None, *spent, None)
             raise Interrupted(outcome.reason)
         if outcome.status is Status.FAILED or outcome.best is None:
-            failure = outcome.failure.value if outcome.failure else "crash"
+            failure = outcome.failure or FailureClass.CRASH
             reason = outcome.reason if outcome.status is Status.FAILED else "no finite objective value"
             self._fail(trial, failure, reason)
-            self.listener.ended(trial.number, f"failed ({failure})", None, *spent)
-            raise TrialFailed(f"trial {trial.number} failed ({failure}): {reason}")
+            self.listener.ended(trial.number, EndState.FAILED, None, *spent, failure)
+            raise TrialFailed(f"trial {trial.number} failed ({failure.value}): {reason}")
         value = outcome.best.value(self.objective)
-        self.listener.ended(trial.number, "complete", value, *spent)
+        self.listener.ended(trial.number, EndState.COMPLETE, value, *spent, None)
         return value
 
     @staticmethod
-    def _fail(trial: optuna.Trial, failure: str, reason: str) -> None:
-        trial.set_user_attr(Attr.FAILURE, failure)
+    def _fail(trial: optuna.Trial, failure: FailureClass, reason: str) -> None:
+        trial.set_user_attr(Attr.FAILURE, failure.value)  # the plain string: what every study stores
         trial.set_user_attr(Attr.REASON, reason[:2000])
 
     @staticmethod

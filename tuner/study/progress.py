@@ -15,13 +15,18 @@ from typing import Callable, Sequence, TextIO
 
 from tuner.study.compute import ComputeTally, Spent
 from tuner.study.compute import duration as _duration
-from tuner.study.objective import Listener
-from tuner.trial import Trial
+from tuner.outcome import FailureClass
+from tuner.study.objective import EndState, Listener
+from tuner.trial import TrialRun
+
+#: What each end state spent its compute on.
+_SPENT = {EndState.COMPLETE: Spent.COMPLETED, EndState.PRUNED: Spent.PRUNED, EndState.INTERRUPTED: Spent.FAILED,
+          EndState.FAILED: Spent.FAILED}
 
 
 @dataclasses.dataclass
 class _Running:
-    trial: Trial
+    trial: TrialRun
     started: float
     last_map: float = math.nan
 
@@ -97,7 +102,7 @@ class Progress:
         return " | ".join(parts)
 
     # -- events -------------------------------------------------------------------------
-    def started(self, number: int, trial: Trial) -> None:
+    def started(self, number: int, trial: TrialRun) -> None:
         with self._lock:
             self._running[number] = _Running(trial, self.clock())
             position = self._position()
@@ -109,23 +114,25 @@ class Progress:
                 self._running[number].last_map = value
         self._print(f"[trial {number}] step {step}/{self.steps}: mAP {value:.4f}")
 
-    def ended(self, number: int, state: str, value: float | None, steps: int = 0, seconds: float = 0.0) -> None:
+    def ended(self, number: int, state: EndState, value: float | None, steps: int = 0, seconds: float = 0.0,
+              failure: FailureClass | None = None) -> None:
+        """A trial ended; ``failure`` is its class when ``state`` is ``FAILED`` (``crash`` if not given)."""
         with self._lock:
-            outcome = Spent.COMPLETED if state == "complete" else Spent.PRUNED if state == "pruned" else Spent.FAILED
-            self.compute.add(outcome, steps, seconds)
+            self.compute.add(_SPENT[state], steps, seconds)
             compute_line = self.compute.line()
             running = self._running.pop(number, None)
             if running:
                 self._durations.append(self.clock() - running.started)
-                if state in ("complete", "pruned"):
+                if state in (EndState.COMPLETE, EndState.PRUNED):
                     self._durations_full.append(self.clock() - running.started)
-            if state != "interrupted":  # an interrupted trial is re-run: it is not done
+            if state is not EndState.INTERRUPTED:  # an interrupted trial is re-run: it is not done
                 self.done += 1
             if value is not None and (self.best is None or value > self.best):
                 self.best, self.best_number = value, number
         shown = f", mAP {value:.4f}" if value is not None else ""
         spent = f" after {steps}/{self.steps} steps, {_duration(seconds)}" if seconds else ""
-        self._print(f"[trial {number}] {state}{shown}{spent}")
+        shown_state = f"failed ({failure or FailureClass.CRASH})" if state is EndState.FAILED else state.value
+        self._print(f"[trial {number}] {shown_state}{shown}{spent}")
         self._print(self.status_line())
         self._print(compute_line)
 

@@ -43,7 +43,7 @@ class PruningError(ValueError):
     """A pruning setting is out of range (the message names the flag and the fix)."""
 
 
-class PrunerKind(str, enum.Enum):
+class PrunerKind(enum.StrEnum):
     """The ``--pruner`` choices."""
 
     AUTO = "auto"

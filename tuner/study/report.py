@@ -4,13 +4,15 @@ from __future__ import annotations
 import math
 import re
 import textwrap
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner import events
+from tuner.config.diff import short_labels
 from tuner.runinfo import Attr
+from tuner.study import confirm
 from tuner.study.compute import ComputeTally, duration
 from tuner.space.backbones import BACKBONE_PATTERNS
 from tuner.study.storage import failure_class, redact
@@ -59,26 +61,20 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-def _label(path: str) -> str:
-    """The last segment of a config path (``...[random_adjust_brightness]`` -> its name)."""
-    last = path.rsplit(".", 1)[-1]
-    named = re.fullmatch(r"\w+\[(\w+)\]", last)
-    return named.group(1) if named else last
-
-
-def change_texts(diff: Sequence[Sequence[Any]]) -> list[str]:
+def change_texts(diff: Sequence[Sequence[Any]], context: Iterable[str] = ()) -> list[str]:
     """Recorded config changes (:data:`Attr.DIFF` entries ``[path, old, new]``) as short texts.
 
     ``name old->new`` for a changed value, ``+name{fields}`` for something added (an
-    augmentation, a schedule), ``-name`` for something removed; identical changes of fields
-    with the same name (the L2 weight of every regularizer) are shown once.
+    augmentation, a schedule), ``-name`` for something removed. ``name`` is the shortest tail of
+    the path that no other changed path (of ``diff``, and of ``context``: e.g. every path the
+    study changed) ends with (:func:`tuner.config.short_labels`): the L2 weights of two
+    regularizers read ``feature_extractor...weight`` and ``convolutional_box_predictor...weight``.
     """
+    entries = [entry for entry in diff if len(entry) == 3]
+    labels = short_labels([*(str(entry[0]) for entry in entries), *context])
     texts: list[str] = []
-    for entry in diff:
-        if len(entry) != 3:
-            continue
-        path, old, new = entry
-        label = _label(str(path))
+    for path, old, new in entries:
+        label = labels[str(path)]
         if old is None:
             text = f"+{label}{_short(new)}"
         elif new is None:
@@ -90,19 +86,25 @@ def change_texts(diff: Sequence[Sequence[Any]]) -> list[str]:
     return texts
 
 
-def _changes(trial: FrozenTrial) -> list[str]:
+def _changes(trial: FrozenTrial, context: Sequence[str] = ()) -> list[str]:
+    """``trial``'s changes as short texts; labels unambiguous among its paths and ``context``."""
     if trial.user_attrs.get(Attr.BASELINE):
         return []
     diff = trial.user_attrs.get(Attr.DIFF)
     if diff is None:  # failed before its config existed: show what was sampled
         return [f"{k}={_short(v)}" for k, v in trial.params.items()]
-    return change_texts(diff)
+    return change_texts(diff, context)
 
 
-def _column(trial: FrozenTrial, width: int = CHANGES_WIDTH) -> str:
+def _paths(trials: Sequence[FrozenTrial]) -> list[str]:
+    """Every config path the ``trials`` changed (the context that makes labels unambiguous)."""
+    return sorted({str(entry[0]) for t in trials for entry in (t.user_attrs.get(Attr.DIFF) or []) if len(entry) == 3})
+
+
+def _column(trial: FrozenTrial, width: int = CHANGES_WIDTH, context: Sequence[str] = ()) -> str:
     if trial.user_attrs.get(Attr.BASELINE):
         return "(base config)"
-    texts = _changes(trial)
+    texts = _changes(trial, context)
     if not texts:
         return "(no change)"
     text = ", ".join(texts)
@@ -132,38 +134,44 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
 def baseline(study: optuna.Study) -> FrozenTrial | None:
     """The completed baseline trial (the most recent one if it was re-run)."""
     found = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-             if t.user_attrs.get(Attr.BASELINE)]
+             if t.user_attrs.get(Attr.BASELINE) and not confirm.is_repeat(t)]
     return found[-1] if found else None
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The completed trial with the highest value (``None`` if none completed)."""
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    """The completed search trial with the highest value (``None`` if none completed);
+    confirmation repeats are left out."""
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.value is not None and not confirm.is_repeat(t)]
     return max(complete, key=lambda t: t.value) if complete else None  # type: ignore[arg-type, return-value]
 
 
-def summary(study: optuna.Study, top: int = 5, steps: int | None = None) -> str:
-    """A text table of the best ``top`` trials and the baseline, each trial's config changes
-    against the baseline, the counts by state, and (given ``steps``, the study's steps per
-    trial) the compute spent by outcome and what pruning saved."""
+def summary(study: optuna.Study, top: int = 5, steps: int | None = None,
+            confirmation: confirm.Confirmation | None = None) -> str:
+    """A text table of the best ``top`` search trials and the baseline, each trial's config
+    changes against the baseline, the counts by state, (given ``steps``, the study's steps per
+    trial) the compute spent by outcome and what pruning saved, and (given ``confirmation``)
+    each leader's repeated runs, the pick and the noise."""
     trials = study.get_trials(deepcopy=False)
-    complete = sorted((t for t in trials if t.state is TrialState.COMPLETE and t.value is not None),
+    complete = sorted((t for t in trials if t.state is TrialState.COMPLETE and t.value is not None
+                       and not confirm.is_repeat(t)),
                       key=lambda t: t.value, reverse=True)  # type: ignore[arg-type, return-value]
     base = baseline(study)
     base_value = _value(base) if base else math.nan
     shown = complete[:top]
     if base is not None and base not in shown:
         shown.append(base)
+    context = _paths(shown)  # one label per path across the rows: "weight" never means two fields
     header = ("trial", "mAP", "vs base", "mAP@.50", "best step", "wall", "changes")
     rows = [(str(t.number) + (" (base)" if t.user_attrs.get(Attr.BASELINE) else ""), _fmt(_value(t)),
              _fmt(_value(t) - base_value, signed=True), _fmt(_metric(t, events.MAP50)),
-             str(t.user_attrs.get(Attr.BEST_STEP, "-")), _wall(t), _column(t)) for t in shown]
+             str(t.user_attrs.get(Attr.BEST_STEP, "-")), _wall(t), _column(t, context=context)) for t in shown]
     lines = text_table(header, rows)
-    detailed = [t for t in shown if len(", ".join(_changes(t))) > CHANGES_WIDTH]
+    detailed = [t for t in shown if len(", ".join(_changes(t, context))) > CHANGES_WIDTH]
     if detailed:
         lines.append("changes against the base config:")
         for t in detailed:
-            glued = ", ".join(item.replace(" ", "\x00") for item in _changes(t))  # wrap between changes only
+            glued = ", ".join(item.replace(" ", "\x00") for item in _changes(t, context))  # wrap between changes only
             lines += [line.replace("\x00", " ") for line in textwrap.wrap(
                 glued, DETAIL_WIDTH, initial_indent=f"  trial {t.number}: ", subsequent_indent="    ",
                 break_on_hyphens=False, break_long_words=False)]
@@ -180,8 +188,10 @@ def summary(study: optuna.Study, top: int = 5, steps: int | None = None) -> str:
         lines += ComputeTally.from_trials(trials, steps).lines()
     if complete and base is not None:
         best = complete[0]
-        lines.append(f"best: trial {best.number}, mAP {_fmt(_value(best))} "
+        lines.append(f"best single run: trial {best.number}, mAP {_fmt(_value(best))} "
                      f"({_fmt(_value(best) - base_value, signed=True)} vs baseline {_fmt(base_value)})")
+    if confirmation is not None:
+        lines += confirm.lines(confirmation, text_table)
     return "\n".join(lines)
 
 

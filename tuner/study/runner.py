@@ -10,32 +10,46 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 import optuna
 from optuna.trial import TrialState
 
 from tuner.config.io import write_text_atomic
 from tuner.runinfo import BASE_CONFIG_FILE
-from tuner.study import report
+from tuner import tfquiet
+from tuner.study import confirm, holdout, report
 from tuner.study.compute import ComputeTally
-from tuner.study.inputs import DEFAULT_SPACE, Prepared, StudyInputError, StudySettings, plan_anchors, prepare
+from tuner.study.inputs import (DEFAULT_SPACE, Prepared, SamplerName, StudyInputError, StudySettings, plan_anchors,
+                                prepare)
 from tuner.study.objective import DevicePool, Interrupted, Objective
 from tuner.study.progress import Progress
+from tuner.study.sampling import BlindToRepeats
 from tuner.study.seeds import worker_seed
 from tuner.study.storage import StorageError, count_finished, create_or_load, open_storage, recover
 from tuner.study.workers import WorkerPool
+from tuner.trial import RunnerFactory
 
 __all__ = ["DEFAULT_SPACE", "Prepared", "StudyInputError", "StudySettings", "prepare", "run", "worker_seed"]
 
 
-def _sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
-    """The sampler named ``name`` (checked by :func:`prepare`; an unknown name is a bug)."""
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=3)
-    raise ValueError(f"unknown sampler {name!r}")
+#: One sampler per :class:`SamplerName`, built from a seed (``None``: unseeded).
+_SAMPLERS: dict[SamplerName, Callable[[int | None], optuna.samplers.BaseSampler]] = {
+    SamplerName.RANDOM: lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    SamplerName.TPE: lambda seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
+}
+
+
+def _sampler(name: SamplerName, seed: int | None) -> optuna.samplers.BaseSampler:
+    """The sampler ``name`` (:func:`prepare` turned the user's name into a :class:`SamplerName`).
+
+    Raises:
+        ValueError: ``name`` has no sampler here (a bug: every member must be in the table).
+    """
+    build = _SAMPLERS.get(name)
+    if build is None:
+        raise ValueError(f"no sampler for {name!r}; known: {', '.join(_SAMPLERS)}")
+    return build(seed)
 
 
 def _durations(study: optuna.Study) -> list[float]:
@@ -45,8 +59,33 @@ def _durations(study: optuna.Study) -> list[float]:
             if t.datetime_start and t.datetime_complete]
 
 
-def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
+def _confirmation_phase(study: optuna.Study, s: StudySettings, objective: Objective,
+                        open_study: Callable[[], optuna.Study], pools: list[WorkerPool], out: TextIO) -> None:
+    """Once the search has all its trials, train the leaders' missing repeats (:mod:`.confirm`)."""
+    if s.n_trials is not None and count_finished(study) < s.n_trials:
+        return  # the search stopped early (failure, --timeout): confirm when it is complete
+    confirm.enqueue_repeats(study, s.confirm, s.repeats)
+    waiting = confirm.pending(study)
+    if not waiting:
+        return
+    done = count_finished(study, repeats=True)
+    print(f"\nconfirmation: the baseline and the top {s.confirm} trials, {s.repeats} more run(s) each with other "
+          f"seeds ({waiting} trials to run)", file=out)
+    best = report.best_trial(study)
+    progress = Progress(done + waiting, done, s.steps, s.jobs, best=best.value if best else None,
+                        best_number=best.number if best else None, out=out, history=_durations(study),
+                        compute=ComputeTally.from_trials(study.get_trials(deepcopy=False), s.steps))
+    objective.listener = progress.listener()
+    pools.append(WorkerPool(open_study, objective, jobs=s.jobs, n_trials=done + waiting, timeout=None,
+                            counter=lambda st: count_finished(st, repeats=True)))
+    with progress:
+        pools[-1].run()
+
+
+def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | None = None) -> optuna.Study:
     """Create or resume the study and run trials until --n-trials/--timeout; print the summary.
+
+    ``runner`` runs each trial (default: :class:`tuner.trial.Trial`, the OD API in subprocesses).
 
     Raises:
         StudyInputError: the storage cannot be opened.
@@ -68,7 +107,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
         info.save(run_dir)
         write_text_atomic(run_dir / BASE_CONFIG_FILE, prepared.base_text)
     pruner = prepared.pruning.build()
-    study, created = create_or_load(info.study_name, storage, _sampler(s.sampler, s.seed), pruner,
+    study, created = create_or_load(info.study_name, storage, BlindToRepeats(_sampler(s.sampler, s.seed)), pruner,
                                     fitted_anchors=anchors.fitted is not None)
     storage.remove_session()
     if prepared.note:
@@ -92,7 +131,8 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
                           eval_every=s.eval_every, objective=s.objective,
                           devices=DevicePool(list(s.devices) or None, jobs=s.jobs), threads=threads,
                           trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True,
-                          anchors=anchors, seed=s.seed if s.seed is not None else 0, deterministic=s.deterministic)
+                          anchors=anchors, seed=s.seed if s.seed is not None else 0, deterministic=s.deterministic,
+                          runner=runner)
 
     opened = [0]
     opened_lock = threading.Lock()
@@ -106,27 +146,43 @@ def run(prepared: Prepared, out: TextIO = sys.stdout) -> optuna.Study:
         seed = None if s.seed is None else worker_seed(s.seed, trials_before=trials_before, worker=index,
                                                         process=0 if created else os.getpid())
         return optuna.load_study(study_name=info.study_name, storage=open_storage(info.storage),
-                                 sampler=_sampler(s.sampler, seed), pruner=pruner)
+                                 sampler=BlindToRepeats(_sampler(s.sampler, seed)), pruner=pruner)
 
-    pool = WorkerPool(open_study, objective, jobs=s.jobs, n_trials=s.n_trials, timeout=s.timeout)
+    pools: list[WorkerPool] = []
     interrupted = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
         interrupted.set()
-        pool.stop()
+        for pool in list(pools):
+            pool.stop()
         objective.interrupt()
 
     handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if remaining != 0:
+            pools.append(WorkerPool(open_study, objective, jobs=s.jobs, n_trials=s.n_trials, timeout=s.timeout))
             with progress:
-                pool.run()
+                pools[-1].run()
+        if not interrupted.is_set() and s.confirm > 0:
+            _confirmation_phase(study, s, objective, open_study, pools, out)
     except Interrupted:
         interrupted.set()
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-    print("\n" + report.summary(study, steps=s.steps), file=out)
+    confirmation = None
+    if s.confirm > 0:
+        confirmation = confirm.confirm(study.get_trials(deepcopy=False), s.confirm, s.repeats)
+        confirm.record(study, confirmation)
+    print("\n" + report.summary(study, steps=s.steps, confirmation=confirmation), file=out)
+    if prepared.test_records and not interrupted.is_set():
+        print("evaluating the chosen trial and the baseline on the test split ...", file=out, flush=True)
+        try:
+            with tfquiet.quietly():
+                results = holdout.run(study, run_dir, prepared.test_records, info.label_map)
+            print("\n".join(holdout.lines(results)), file=out)
+        except RuntimeError as exc:
+            print(f"test split: {exc}", file=out)
     print(f"\ninspect it: {report.dashboard_command(info.storage)}", file=out)
     print(f"curves of every trial: tensorboard --logdir {run_dir}", file=out)
     if interrupted.is_set():

@@ -22,14 +22,15 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tuner.outcome import FailureClass
 from tuner.runinfo import Attr
 
 HEARTBEAT_SECONDS = 20
 GRACE_SECONDS = 90
 #: Failure classes of trials that never finished through no fault of their config: re-run.
-RERUN_FAILURES = ("orphaned", "interrupted")
+RERUN_FAILURES = (FailureClass.ORPHANED, FailureClass.INTERRUPTED)
 #: A second re-run of the same orphan, failed without training: neither counted nor re-run.
-DUPLICATE = "duplicate"
+DUPLICATE = FailureClass.DUPLICATE
 #: Failure classes that do not count toward --n-trials.
 UNCOUNTED_FAILURES = (*RERUN_FAILURES, DUPLICATE)
 _RERUN_CLAIM = "odapi_tuner:rerun_claim:{number}"
@@ -87,20 +88,30 @@ def _alive(worker: str) -> bool:
     return True
 
 
-def failure_class(trial: FrozenTrial) -> str | None:
+def failure_class(trial: FrozenTrial) -> FailureClass | None:
     """The failure class of a failed trial (None for other states).
 
     The objective records a class for every failure it sees; a failed trial without one was
     failed from outside (Optuna's heartbeat check: its worker stopped) and is ``orphaned``.
+    A stored class this version does not know reads as ``crash`` (counted, not re-run).
     """
     if trial.state is not TrialState.FAIL:
         return None
-    return str(trial.user_attrs.get(Attr.FAILURE) or "orphaned")
+    stored = trial.user_attrs.get(Attr.FAILURE)
+    if not stored:
+        return FailureClass.ORPHANED
+    try:
+        return FailureClass(stored)
+    except ValueError:
+        return FailureClass.CRASH
 
 
-def _claim_rerun(study: optuna.Study, trial: FrozenTrial) -> bool:
-    """Claim the re-run of ``trial`` for this process: check, set, read back (see module doc)."""
-    storage, key = study._storage, _RERUN_CLAIM.format(number=trial.number)  # noqa: SLF001
+def claim(study: optuna.Study, key: str) -> bool:
+    """Claim ``key`` (a study system attribute) for this process: check, set, read back.
+
+    Returns ``False`` if the key was claimed before, by this process or another (see module doc).
+    """
+    storage = study._storage  # noqa: SLF001
     if key in storage.get_study_system_attrs(study._study_id):  # noqa: SLF001
         return False
     token = f"{worker_id()}:{uuid.uuid4().hex[:8]}"
@@ -108,10 +119,16 @@ def _claim_rerun(study: optuna.Study, trial: FrozenTrial) -> bool:
     return storage.get_study_system_attrs(study._study_id).get(key) == token  # noqa: SLF001
 
 
+def _claim_rerun(study: optuna.Study, trial: FrozenTrial) -> bool:
+    """Claim the re-run of ``trial`` for this process (see :func:`claim`)."""
+    return claim(study, _RERUN_CLAIM.format(number=trial.number))
+
+
 def _enqueue_rerun(study: optuna.Study, trial: FrozenTrial) -> None:
     attrs: dict[str, Any] = {Attr.RETRY_OF: trial.number}
-    if trial.user_attrs.get(Attr.BASELINE):
-        attrs[Attr.BASELINE] = True
+    for key in (Attr.BASELINE, Attr.FITTED_ANCHORS, Attr.REPEAT_OF):  # what the trial was re-runs as that
+        if trial.user_attrs.get(key) is not None and trial.user_attrs.get(key) is not False:
+            attrs[key] = trial.user_attrs[key]
     study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
 
 
@@ -128,7 +145,7 @@ def recover(study: optuna.Study) -> list[int]:
         if worker and not _alive(worker):
             trial_id = trial._trial_id  # noqa: SLF001
             try:
-                storage.set_trial_user_attr(trial_id, Attr.FAILURE, "orphaned")
+                storage.set_trial_user_attr(trial_id, Attr.FAILURE, FailureClass.ORPHANED.value)
                 storage.set_trial_user_attr(trial_id, Attr.REASON, f"worker {worker} died while running it")
                 storage.set_trial_state_values(trial_id, TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:
@@ -180,12 +197,16 @@ def create_or_load(name: str, storage: optuna.storages.BaseStorage, sampler: opt
     return study, True
 
 
-def counted(trial: FrozenTrial) -> bool:
-    """Whether a trial counts toward --n-trials (re-run failures do not; their re-run does)."""
+def counted(trial: FrozenTrial, repeats: bool = False) -> bool:
+    """Whether a trial counts toward --n-trials (re-run failures do not, their re-run does;
+    confirmation repeats only with ``repeats``)."""
+    if not repeats and trial.user_attrs.get(Attr.REPEAT_OF) is not None:
+        return False
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     return trial.state is TrialState.FAIL and failure_class(trial) not in UNCOUNTED_FAILURES
 
 
-def count_finished(study: optuna.Study) -> int:
-    return sum(counted(t) for t in study.get_trials(deepcopy=False))
+def count_finished(study: optuna.Study, repeats: bool = False) -> int:
+    """Finished trials that count toward --n-trials (see :func:`counted`)."""
+    return sum(counted(t, repeats) for t in study.get_trials(deepcopy=False))

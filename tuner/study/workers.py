@@ -30,14 +30,16 @@ _CREATE_RETRIES = 5
 
 
 class WorkerPool:
-    """J threads pulling trials until ``n_trials`` are counted, ``timeout`` passes, or a stop."""
+    """J threads pulling trials until ``n_trials`` are counted (by ``counter``: default
+    :func:`count_finished`, confirmation repeats left out), ``timeout`` passes, or a stop."""
 
     def __init__(self, open_study: StudyFactory, objective: Objective, *, jobs: int, n_trials: int | None,
-                 timeout: float | None) -> None:
+                 timeout: float | None, counter: Callable[[optuna.Study], int] = count_finished) -> None:
         self.open_study = open_study
         self.objective = objective
         self.jobs = jobs
         self.n_trials = n_trials
+        self.counter = counter  # finished trials that count toward n_trials
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self._lock = threading.Lock()
         self._starting = 0          # trials claimed by this process and not yet finished
@@ -52,7 +54,7 @@ class WorkerPool:
         with self._lock:
             if self._stop.is_set() or (self.deadline is not None and time.monotonic() >= self.deadline):
                 return False
-            if self.n_trials is not None and count_finished(study) + self._starting >= self.n_trials:
+            if self.n_trials is not None and self.counter(study) + self._starting >= self.n_trials:
                 return False
             self._starting += 1
             return True

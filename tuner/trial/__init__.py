@@ -1,11 +1,14 @@
 """One trial on the real OD API: train, evaluate every checkpoint, stream metrics, stop on demand.
 
-The implementation is in :mod:`.runner`; ``python -m tuner.trial`` is the CLI (:mod:`.__main__`).
+The interface a study drives is :class:`TrialRun` (:mod:`.base`, with its contract); the
+subprocess implementation on the real OD API is :class:`Trial` (:mod:`.runner`), the default
+:data:`RunnerFactory`; ``python -m tuner.trial`` is the CLI (:mod:`.__main__`).
 """
 from __future__ import annotations
 
+from tuner.trial.base import RunnerFactory, TrialRun
 from tuner.trial.runner import (CONFIG_FILE, LOG_DIR, MODEL_DIR, RESULT_FILE, Trial, TrialSpec, TrialSpecError,
                                 TrialTimings, run_trial)
 
-__all__ = ["CONFIG_FILE", "LOG_DIR", "MODEL_DIR", "RESULT_FILE", "Trial", "TrialSpec", "TrialSpecError",
-           "TrialTimings", "run_trial"]
+__all__ = ["CONFIG_FILE", "LOG_DIR", "MODEL_DIR", "RESULT_FILE", "RunnerFactory", "Trial", "TrialRun", "TrialSpec",
+           "TrialSpecError", "TrialTimings", "run_trial"]

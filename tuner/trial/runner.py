@@ -14,8 +14,9 @@ Trial directory layout::
     logs/train.log, eval.log full process output
     result.json              the TrialOutcome (status, failure class, best step and metrics, seed)
 
-Thread-safety: :meth:`Trial.stop` may be called from any thread (or a signal handler) while
-another thread iterates :meth:`Trial.evaluations`.
+:class:`Trial` is the default :class:`tuner.trial.base.TrialRun` of a study; its contract
+(thread-safety of :meth:`Trial.stop`, one thread iterating :meth:`Trial.evaluations`, the
+trial directory owned by the runner) is stated there.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from typing import Iterator
 from tuner import events, retention
 from tuner.protocol import EXIT_CONFIG_REJECTED, EXIT_OUT_OF_MEMORY, read_ledger
 from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome, write_json_atomic
+from tuner.trial.base import TrialRun
 
 RESULT_FILE = "result.json"
 #: Training seeds are in ``[0, SEED_LIMIT)`` (a non-negative int32, as TensorFlow's seeds).
@@ -152,8 +154,9 @@ class TrialTimings:
     seen_at: dict[int, float] = dataclasses.field(default_factory=dict)
 
 
-class Trial:
-    """A running (or finished) trial. Use :meth:`evaluations` to drive it.
+class Trial(TrialRun):
+    """A running (or finished) trial on the real OD API, in two subprocesses. Use
+    :meth:`evaluations` to drive it.
 
     Example::
 
@@ -174,7 +177,7 @@ class Trial:
         self.trial_dir = Path(spec.trial_dir)
         self.model_dir = self.trial_dir / MODEL_DIR
         self.log_dir = self.trial_dir / LOG_DIR
-        self.outcome: TrialOutcome | None = None
+        self._outcome: TrialOutcome | None = None
         self.last_train_step = 0
         self.last_loss = math.nan
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -184,9 +187,16 @@ class Trial:
         self._started = 0.0
         self.timings = TrialTimings()
 
+    @property
+    def outcome(self) -> TrialOutcome | None:
+        return self._outcome
+
     # -- control ----------------------------------------------------------------------
     def stop(self, reason: str = "stopped on request") -> None:
-        """End the trial now: both process groups get SIGTERM, then SIGKILL after 5 s."""
+        """End the trial now: both process groups get SIGTERM, then SIGKILL after 5 s.
+
+        Thread-safe (any thread, a signal handler), any number of times; the first reason is kept.
+        """
         with self._lock:
             if self._stop_reason is None:
                 self._stop_reason = reason
@@ -312,8 +322,8 @@ class Trial:
         finally:
             teardown = time.perf_counter()
             self._kill_all()
-            if self.outcome is None:
-                self.outcome = self._finish(landed, failure)
+            if self._outcome is None:
+                self._outcome = self._finish(landed, failure)
             self.timings.teardown_seconds = time.perf_counter() - teardown
 
     # -- ending -----------------------------------------------------------------------

@@ -1,0 +1,72 @@
+"""A sampler wrapper that hides confirmation repeats from the sampler it wraps.
+
+A repeat (:func:`tuner.study.confirm.is_repeat`) trains its parent's parameters again with
+another seed. Shown to TPE it would be a second observation of an old point, weighting the
+search toward the leaders by their luck; so the wrapped sampler sees the study without them.
+Everything else (the trials' states, system attributes, the storage) it sees unchanged.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+from optuna.trial import FrozenTrial, TrialState
+
+from tuner.runinfo import Attr
+
+
+def _search(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    return [t for t in trials if t.user_attrs.get(Attr.REPEAT_OF) is None]
+
+
+class _SearchView:
+    """``study`` as the sampler should see it: every attribute passed through, except that
+    the trial lists leave the repeats out."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self._study = study
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        return self.get_trials()
+
+    def get_trials(self, deepcopy: bool = True, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        return _search(self._study.get_trials(deepcopy=deepcopy, states=states))
+
+    def _get_trials(self, deepcopy: bool = True, states: Sequence[TrialState] | None = None,
+                    use_cache: bool = False) -> list[FrozenTrial]:
+        return _search(self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache))  # noqa: SLF001
+
+
+class BlindToRepeats(BaseSampler):
+    """Delegates to ``inner``, which sees the study without its confirmation repeats."""
+
+    def __init__(self, inner: BaseSampler) -> None:
+        self.inner = inner
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return self.inner.infer_relative_search_space(_SearchView(study), trial)  # type: ignore[arg-type]
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return self.inner.sample_relative(_SearchView(study), trial, search_space)  # type: ignore[arg-type]
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        return self.inner.sample_independent(_SearchView(study), trial, param_name,  # type: ignore[arg-type]
+                                             param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.inner.before_trial(study, trial)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        self.inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.inner.reseed_rng()

@@ -1,0 +1,13 @@
+"""Fakes shared by the project's tests and by anyone testing code that drives trials.
+
+:class:`FakeRunner` (:mod:`.fake_runner`) fills the study's runner seam
+(:data:`tuner.trial.RunnerFactory`) with trials that train nothing: deterministic learning
+curves computed from each trial's config, injected failures, ``stop()`` honoured.
+"""
+from __future__ import annotations
+
+from tuner.testing.fake_runner import (Curve, CurveFunction, FakeFailure, FakeRun, FakeRunner, config_of,
+                                       learning_rate, learning_rate_curve, rising)
+
+__all__ = ["Curve", "CurveFunction", "FakeFailure", "FakeRun", "FakeRunner", "config_of", "learning_rate",
+           "learning_rate_curve", "rising"]
