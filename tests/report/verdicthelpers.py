@@ -1,0 +1,173 @@
+"""Helpers for the report tests (imported by name; pytest puts this folder on sys.path).
+
+* :func:`make_run_dir`: a run directory holding a real Optuna study over existing trial
+  directories (``study.json`` + SQLite, trials made with ``optuna.trial.create_trial`` carrying
+  the user attributes :mod:`tflite.select` reads), as ``tests/tflite/conftest.py`` does.
+* :func:`synthetic_images`: seeded images of ground truth and noisy detections for the pure tests.
+* :func:`run_report`: ``python -m tuner.report`` in a subprocess.
+* :func:`dashboard`: optuna-dashboard's WSGI app on a local port, and :func:`dashboard_trial_artifacts`
+  to read a trial's artifact list through its HTTP API.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+MAP = "DetectionBoxes_Precision/mAP"
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One trial of a test study."""
+
+    trial_dir: Path | None
+    value: float | None = 0.1
+    checkpoint: str | None = "ckpt-1"
+    state: str = "COMPLETE"
+
+
+def make_run_dir(run_dir: Path, trials: list[Entry], name: str = "s") -> Path:
+    """Create ``run_dir`` holding a real Optuna study of ``trials`` (trial i is ``trials[i]``)."""
+    import optuna
+
+    from tuner.runinfo import Attr, RunInfo, sqlite_url
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    url = sqlite_url(run_dir)
+    known: dict[str, Any] = {"study_name": name, "storage": url, "base": "base.config", "train_data": "train.record",
+                             "eval_data": "eval.record", "label_map": "label_map.pbtxt", "steps": 30,
+                             "eval_every": 10, "objective": MAP}
+    RunInfo(**{f.name: known.get(f.name, 0 if f.type in ("int", int) else "")
+               for f in dataclasses.fields(RunInfo)}).save(run_dir)
+    study = optuna.create_study(study_name=name, storage=url, direction="maximize")
+    dist = {"lr": optuna.distributions.FloatDistribution(0.001, 0.5, log=True)}
+    for entry in trials:
+        state = optuna.trial.TrialState[entry.state]
+        attrs: dict[str, Any] = {Attr.BASELINE: False}
+        if entry.trial_dir is not None:
+            attrs[Attr.TRIAL_DIR] = str(entry.trial_dir)
+        if entry.checkpoint is not None:
+            attrs.update({Attr.BEST_CHECKPOINT: entry.checkpoint, Attr.BEST_STEP: 10,
+                          Attr.METRICS: {MAP: entry.value or 0.0}})
+        complete = state == optuna.trial.TrialState.COMPLETE
+        study.add_trial(optuna.trial.create_trial(
+            state=state, value=entry.value if complete else None, params={"lr": 0.05}, distributions=dist,
+            user_attrs=attrs, intermediate_values={10: entry.value} if complete and entry.value is not None else {}))
+    return run_dir
+
+
+def synthetic_images(seed: int = 0, n_images: int = 12, classes: tuple[int, ...] = (1, 2, 3), size: int = 200,
+                     ) -> list[Any]:
+    """Seeded :class:`tuner.report.detections.ImageResult` list: 1-4 objects per image; per object a
+    jittered true detection (sometimes missed, sometimes with the wrong class), plus false positives and
+    duplicates; scores loosely tied to quality, with some exact ties. Class 3 is rare; every image has
+    at least one box."""
+    from tuner.report.detections import ImageResult
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_images):
+        n = int(rng.integers(1, 5))
+        gt, gc, boxes, scores, dc = [], [], [], [], []
+        for _ in range(n):
+            h, w = rng.uniform(10, 90, 2)
+            y, x = rng.uniform(0, size - h), rng.uniform(0, size - w)
+            cls = int(rng.choice(classes, p=[0.5, 0.4, 0.1][:len(classes)] if len(classes) == 3 else None))
+            gt.append([y, x, y + h, x + w])
+            gc.append(cls)
+            if rng.random() < 0.8:  # detected
+                jitter = rng.normal(0, 0.15, 4) * [h, w, h, w]
+                boxes.append(np.array([y, x, y + h, x + w]) + jitter)
+                scores.append(float(np.clip(0.9 - np.abs(jitter).mean() / 40 + rng.normal(0, 0.1), 0.05, 0.99)))
+                dc.append(cls if rng.random() < 0.85 else int(rng.choice(classes)))
+            if rng.random() < 0.2:  # duplicate
+                boxes.append(np.array([y, x, y + h, x + w]) + rng.normal(0, 3, 4))
+                scores.append(float(rng.uniform(0.1, 0.6)))
+                dc.append(cls)
+        for _ in range(int(rng.integers(0, 3))):  # false positives
+            h, w = rng.uniform(10, 60, 2)
+            y, x = rng.uniform(0, size - h), rng.uniform(0, size - w)
+            boxes.append(np.array([y, x, y + h, x + w]))
+            scores.append(float(rng.uniform(0.05, 0.8)))
+            dc.append(int(rng.choice(classes)))
+        if len(scores) >= 2 and rng.random() < 0.3:
+            scores[-1] = scores[0]  # an exact tie
+        out.append(ImageResult(size, size, np.array(gt), np.array(gc), np.array(boxes).reshape(-1, 4),
+                               np.round(np.array(scores), 3), np.array(dc)))
+    return out
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def run_module(module: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=cli_env(), capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def run_report(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``python -m tuner.report ARGS`` in a subprocess."""
+    return run_module("tuner.report", *args, timeout=timeout)
+
+
+@contextlib.contextmanager
+def dashboard(storage_url: str, artifact_dir: Path) -> Iterator[str]:
+    """optuna-dashboard's WSGI app (``optuna_dashboard.wsgi``, as ``optuna-dashboard URL --artifact-dir DIR``
+    builds it) served by wsgiref on a free local port in a thread; yields its base URL."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    import optuna_dashboard
+    from optuna.artifacts import FileSystemArtifactStore
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    app = optuna_dashboard.wsgi(storage_url, artifact_store=FileSystemArtifactStore(artifact_dir))
+    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def http_get(url: str) -> tuple[int, str, bytes]:
+    """``(status, content type, body)`` of a GET (error statuses returned, not raised)."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.status, resp.headers.get("Content-Type", ""), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read()
+
+
+def dashboard_trial_artifacts(base: str, study_name: str, number: int) -> tuple[int, int, list[dict[str, Any]]]:
+    """Through the dashboard's HTTP API: ``(study_id, trial_id, artifacts)`` of trial ``number``."""
+    status, _, body = http_get(f"{base}/api/studies")
+    assert status == 200, body[:200]
+    studies = json.loads(body)["study_summaries"]
+    study_id = next(s["study_id"] for s in studies if s["study_name"] == study_name)
+    status, _, body = http_get(f"{base}/api/studies/{study_id}")
+    assert status == 200, body[:200]
+    trial = next(t for t in json.loads(body)["trials"] if t["number"] == number)
+    return study_id, trial["trial_id"], trial["artifacts"]
