@@ -4,12 +4,18 @@ A knob is a name a search space can use instead of a raw config path, for edits 
 number changes several fields (the learning rate rescales a whole schedule, the L2 weight is
 set in every regularizer, momentum lives in whichever optimizer the config uses).
 
+Architecture knobs (``input_size``, ``depth_multiplier``, ``use_depthwise``, ``fpn``) change
+what the deployed model costs (:mod:`tuner.deploy`); each distinct architecture is measured
+once, so prefer ``choices`` to float ranges for them.
+
 Each knob is ``apply(cfg, value)``; it raises :class:`tuner.config.ConfigError` (or
 :class:`KnobError`) when it cannot apply to the given config.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
+
+from google.protobuf import text_format
 
 from tuner import config as cfgmod
 from tuner.config.errors import ConfigValueError
@@ -154,6 +160,177 @@ def set_l2(cfg: Any, value: Any) -> None:
     cfgmod.set_l2_weight(cfg, float(value))
 
 
+# -- architecture knobs: what the deployed model costs (tuner.deploy measures each architecture once)
+
+#: ``input_size``: bounds, and the step every size must be a multiple of (MobileNet's output stride:
+#: the FPN's top-down sums need stride-32 feature maps that halve exactly).
+INPUT_SIZE_RANGE = (64, 1024)
+INPUT_SIZE_MULTIPLE = 32
+DEPTH_MULTIPLIER_RANGE = (0.1, 2.0)
+#: Extractors whose ``depth_multiplier`` scales the backbone's width (the EfficientNet extractors
+#: accept 1.0 only; the ResNet ones apply it to the FPN layers only).
+DEPTH_MULTIPLIER_EXTRACTORS = ("ssd_mobilenet_v1_keras", "ssd_mobilenet_v1_fpn_keras", "ssd_mobilenet_v2_keras",
+                               "ssd_mobilenet_v2_fpn_keras")
+#: ``fpn``: extractor -> its FPN variant.
+FPN_VARIANTS = {"ssd_mobilenet_v2_keras": "ssd_mobilenet_v2_fpn_keras"}
+#: The FPN-lite parts of the OD API's zoo config ssd_mobilenet_v2_fpnlite_320x320_coco17_tpu-8
+#: (research/object_detection/configs/tf2/ in tensorflow/models; the pip package ships no configs).
+FPN_LITE_EXTRACTOR = "use_depthwise: true fpn { min_level: 3 max_level: 7 additional_layer_depth: 128 }"
+FPN_LITE_ANCHORS = "min_level: 3 max_level: 7 anchor_scale: 4.0 scales_per_octave: 2"
+FPN_LITE_ASPECT_RATIOS = (1.0, 2.0, 0.5)
+FPN_LITE_PREDICTOR = """depth: 128 num_layers_before_predictor: 4 kernel_size: 3 share_prediction_tower: true
+use_depthwise: true class_prediction_bias_init: -4.6"""
+FPN_LITE_PREDICTOR_HYPERPARAMS = """activation: RELU_6 regularizer { l2_regularizer { weight: 0.00004 } }
+initializer { random_normal_initializer { stddev: 0.01 mean: 0.0 } }
+batch_norm { scale: true decay: 0.997 epsilon: 0.001 }"""
+
+
+def _switch(knob: str, value: Any) -> bool:
+    """A knob's on/off value: a YAML bool, or true/false/on/off/yes/no."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "on", "yes"):
+        return True
+    if text in ("false", "off", "no"):
+        return False
+    raise KnobError(f"knob {knob!r} is on or off (got {value!r})", path=knob, fix="use choices: [false, true]")
+
+
+def _ssd(cfg: Any, knob: str) -> Any:
+    if cfg.model.WhichOneof("model") != "ssd":
+        raise KnobError(f"knob {knob!r} needs an SSD model (the config has {cfg.model.WhichOneof('model')})",
+                        path="model", fix=f"remove the {knob} entry from the space")
+    return cfg.model.ssd
+
+
+def set_input_size(cfg: Any, value: Any) -> None:
+    """Input resolution: ``fixed_shape_resizer`` height and width, both set to ``value``.
+
+    The feature maps and the anchor grids follow in the OD API (they are computed from the
+    feature-map shapes), so nothing else changes. A multiple of 32 in [64, 1024].
+    """
+    low, high = INPUT_SIZE_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise KnobError(f"knob 'input_size' is an integer number of pixels (got {value!r})", path="input_size",
+                        fix=f"use e.g. choices: [{low * 2}, {low * 3}, {low * 4}]")
+    size = int(value)
+    if not low <= size <= high or size % INPUT_SIZE_MULTIPLE:
+        raise KnobError(f"knob 'input_size' takes a multiple of {INPUT_SIZE_MULTIPLE} in [{low}, {high}] "
+                        f"(got {size})", path="input_size",
+                        fix=f"use multiples of {INPUT_SIZE_MULTIPLE}, e.g. choices: [128, 192, 256]")
+    resizer = _ssd(cfg, "input_size").image_resizer
+    if resizer.WhichOneof("image_resizer_oneof") != "fixed_shape_resizer":
+        raise KnobError(f"knob 'input_size' sets a fixed_shape_resizer; the config uses "
+                        f"{resizer.WhichOneof('image_resizer_oneof')}", path="model.ssd.image_resizer",
+                        fix="use fixed_shape_resizer in the base config (the TFLite exporter needs it), or remove "
+                            "the input_size entry from the space")
+    resizer.fixed_shape_resizer.height = size
+    resizer.fixed_shape_resizer.width = size
+
+
+def set_depth_multiplier(cfg: Any, value: Any) -> None:
+    """Width of the feature extractor: ``feature_extractor.depth_multiplier`` (MobileNet extractors)."""
+    low, high = DEPTH_MULTIPLIER_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
+        raise KnobError(f"knob 'depth_multiplier' is a number in [{low}, {high}] (got {value!r})",
+                        path="depth_multiplier", fix="use e.g. choices: [0.35, 0.5, 0.75, 1.0]")
+    extractor = _ssd(cfg, "depth_multiplier").feature_extractor
+    if extractor.type not in DEPTH_MULTIPLIER_EXTRACTORS:
+        raise KnobError(f"knob 'depth_multiplier' scales the MobileNet feature extractors only; the config has "
+                        f"{extractor.type!r}", path="model.ssd.feature_extractor.type",
+                        fix=f"use one of {', '.join(DEPTH_MULTIPLIER_EXTRACTORS)}, or remove the depth_multiplier "
+                            "entry from the space")
+    extractor.depth_multiplier = float(value)
+
+
+def _box_predictor(cfg: Any, knob: str) -> Any:
+    predictor = _ssd(cfg, knob).box_predictor
+    kind = predictor.WhichOneof("box_predictor_oneof")
+    if kind not in ("convolutional_box_predictor", "weight_shared_convolutional_box_predictor"):
+        raise KnobError(f"knob {knob!r} needs a convolutional or weight-shared box predictor; the config has "
+                        f"{kind}", path="model.ssd.box_predictor", fix=f"remove the {knob} entry from the space")
+    return getattr(predictor, kind)
+
+
+def set_use_depthwise(cfg: Any, value: Any) -> None:
+    """Depthwise-separable box predictor (SSDLite's): ``use_depthwise`` of the box predictor.
+
+    On, a ``kernel_size`` of 1 becomes 3: the OD API refuses a 1x1 depthwise convolution
+    ("Should not use 1x1 kernel when using depthwise conv"), and SSDLite's predictor is a 3x3
+    depthwise plus a 1x1 pointwise convolution. Off leaves the kernel size as it is.
+    """
+    on = _switch("use_depthwise", value)
+    predictor = _box_predictor(cfg, "use_depthwise")
+    predictor.use_depthwise = on
+    if on and predictor.kernel_size == 1:
+        predictor.kernel_size = 3
+
+
+def set_fpn(cfg: Any, value: Any) -> None:
+    """Switch an SSD MobileNet V2 to its FPN-lite variant, as the OD API's zoo config
+    ``ssd_mobilenet_v2_fpnlite_320x320`` builds it.
+
+    On: the extractor becomes ``ssd_mobilenet_v2_fpn_keras`` with ``fpn { min_level: 3
+    max_level: 7 additional_layer_depth: 128 }`` and depthwise FPN layers (its
+    ``depth_multiplier``, ``min_depth`` and ``conv_hyperparams`` stay); the anchors a
+    ``multiscale_anchor_generator`` (levels 3-7, ``anchor_scale`` 4, 2 scales per octave) with the
+    base's aspect ratios (the zoo's 1, 2, 0.5 when the base has none); the box predictor the zoo's
+    weight-shared depthwise tower (depth 128, 4 layers, 3x3), with the base predictor's
+    ``conv_hyperparams`` and ``class_prediction_bias_init`` when it has them. The input size must
+    be a multiple of 32. Put an ``anchors`` entry after this one: it then scales the new
+    ``anchor_scale``.
+
+    Off leaves a non-FPN base as it is. An FPN base is kept with on, and refused with off (its
+    non-FPN head is not in the config).
+    """
+    on = _switch("fpn", value)
+    ssd = _ssd(cfg, "fpn")
+    extractor = ssd.feature_extractor
+    if extractor.type in FPN_VARIANTS.values():
+        if not on:
+            raise KnobError(f"knob 'fpn' cannot turn the FPN off: the base config already uses {extractor.type}, "
+                            "and a non-FPN head is not in it", path="model.ssd.feature_extractor.type",
+                            fix="start from a non-FPN base (e.g. ssd_mobilenet_v2_keras) or use choices: [true]")
+        return
+    if extractor.type not in FPN_VARIANTS:
+        raise KnobError(f"knob 'fpn' switches {', '.join(FPN_VARIANTS)} to its FPN-lite variant; the config has "
+                        f"{extractor.type!r}", path="model.ssd.feature_extractor.type",
+                        fix="remove the fpn entry from the space")
+    if not on:
+        return
+    resizer = ssd.image_resizer.fixed_shape_resizer
+    if ssd.image_resizer.WhichOneof("image_resizer_oneof") == "fixed_shape_resizer" and (
+            resizer.height % INPUT_SIZE_MULTIPLE or resizer.width % INPUT_SIZE_MULTIPLE):
+        raise KnobError(f"knob 'fpn' needs an input size that is a multiple of {INPUT_SIZE_MULTIPLE} (the FPN adds "
+                        f"feature maps that halve exactly); the config has {resizer.height}x{resizer.width}",
+                        path="model.ssd.image_resizer.fixed_shape_resizer",
+                        fix=f"set the base's height and width to multiples of {INPUT_SIZE_MULTIPLE}, or add an "
+                            "input_size entry before the fpn entry")
+    ratios = list(ssd.anchor_generator.ssd_anchor_generator.aspect_ratios
+                  or ssd.anchor_generator.multiscale_anchor_generator.aspect_ratios or FPN_LITE_ASPECT_RATIOS)
+    old = _box_predictor(cfg, "fpn")
+    hyperparams = type(old.conv_hyperparams)()
+    if old.HasField("conv_hyperparams"):
+        hyperparams.CopyFrom(old.conv_hyperparams)
+    else:
+        text_format.Merge(FPN_LITE_PREDICTOR_HYPERPARAMS, hyperparams)
+    bias = old.class_prediction_bias_init if old.HasField("class_prediction_bias_init") else None
+
+    extractor.type = FPN_VARIANTS[extractor.type]
+    text_format.Merge(FPN_LITE_EXTRACTOR, extractor)
+    ssd.ClearField("anchor_generator")
+    anchors = ssd.anchor_generator.multiscale_anchor_generator
+    text_format.Merge(FPN_LITE_ANCHORS, anchors)
+    anchors.aspect_ratios.extend(ratios)
+    ssd.ClearField("box_predictor")
+    predictor = ssd.box_predictor.weight_shared_convolutional_box_predictor
+    text_format.Merge(FPN_LITE_PREDICTOR, predictor)
+    predictor.conv_hyperparams.CopyFrom(hyperparams)
+    if bias is not None:
+        predictor.class_prediction_bias_init = bias
+
+
 KNOBS: dict[str, Apply] = {
     "learning_rate": set_learning_rate,
     "schedule_type": set_schedule,
@@ -164,6 +341,10 @@ KNOBS: dict[str, Apply] = {
     "matcher_iou": set_matcher_iou,
     "freeze": set_freeze,
     "anchors": set_anchors,
+    "input_size": set_input_size,
+    "depth_multiplier": set_depth_multiplier,
+    "use_depthwise": set_use_depthwise,
+    "fpn": set_fpn,
 }
 
 AUGMENTATION_FIELD = "train_config.data_augmentation_options"
