@@ -1,6 +1,7 @@
 """``notebooks/study_report.ipynb`` runs clean, headless (nbclient), on small real studies."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,12 +58,19 @@ def test_notebook_plots_each_leaders_runs(study_factory, trial_entry, tmp_path, 
         trial_entry(tmp_path / "t3", value=0.31, baseline=True, params={}, attrs={Attr.REPEAT_OF: 0})])
     study = optuna.load_study(study_name="s", storage=sqlite_url(run))
     confirm.record(study, confirm.confirm(study.get_trials(), 1, 1))
+    report = run / "report-trial-0001"  # a per-class verdict as python -m tuner.report writes it
+    report.mkdir()
+    point = {"threshold": 0.41, "precision": 0.93, "recall": 0.81}
+    (report / "verdict.json").write_text(json.dumps({"trial": 1, "checkpoint": "ckpt-1", "images": 16, "rule": "max_f1",
+        "models": [{"model": "checkpoint", "files": {}, "classes": [
+            {"name": "circle", "boxes": 11, "ap": 0.5, "ap50": 0.8, "ap_drop": None, "operating_point": point}]}]}))
     text, images, _ = _execute(run, monkeypatch)
+    assert "trial 1 (ckpt-1), 16 images, operating points: max_f1" in text
     assert "pick: trial 1; +2.0 pts vs baseline, 2 runs each, within noise" in text
     assert images >= 3  # history, intermediate values, best vs baseline, the leaders' runs
     plain, _, _ = _execute(study_factory(tmp_path / "plain", [trial_entry(tmp_path / "t0", value=0.2)], name="p"),
                            monkeypatch)
-    assert "no confirmation in this study" in plain
+    assert "no confirmation in this study" in plain and "no per-class verdict in" in plain
 
 
 def test_notebook_without_a_run_dir_says_so_instead_of_raising(tmp_path, monkeypatch) -> None:
