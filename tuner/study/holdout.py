@@ -166,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("records", nargs="+")
     args = p.parse_args(argv)
+    import tuner.odapi  # noqa: F401  (the compat shims, before any OD API decoder or model code)
     from tflite import measure, records as recordsmod
     from tflite.model import CheckpointModel, load_config
     from tuner.outcome import write_json_atomic
