@@ -140,18 +140,6 @@ def test_second_call_and_irrelevant_edits_come_from_the_cache(odapi, measured, s
     assert path.stat().st_mtime_ns == stamp
 
 
-def test_a_wider_model_is_measured_again_and_is_larger(odapi, measured, shapes_cfg) -> None:
-    cache, cost = measured
-    wide = cfgmod.loads(cfgmod.dumps(shapes_cfg))
-    KNOBS["depth_multiplier"](wide, 1.0)
-    before = costmod.MEASUREMENTS
-    wider = measure_cost(wide, variant="int8", threads=2, cache_dir=cache, latency_runs=RUNS)
-    assert costmod.MEASUREMENTS == before + 1 and not wider.from_cache
-    assert wider.arch_hash != cost.arch_hash
-    assert wider.size_bytes > 2 * cost.size_bytes  # x1.0 has about 5 times the weights of x0.35
-    assert len(list(cache.glob("*.json"))) == 2
-
-
 def test_a_failed_measurement_is_one_line_keeps_its_log_and_prints_nothing(odapi, shapes_cfg, tmp_path,
                                                                             capfd) -> None:
     broken = cfgmod.loads(cfgmod.dumps(shapes_cfg))
