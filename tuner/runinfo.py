@@ -45,7 +45,6 @@ class Attr:
     WALL_SECONDS = "wall_seconds"    # wall time of the trial's OD API processes, start to end
     FITTED_ANCHORS = "fitted_anchors"  # True on the trial that runs the base config with fitted anchors
     ANCHOR_COVERAGE = "anchor_coverage"  # {shape_coverage, grid_coverage, mean_best_iou} of its anchors
-    TEST_METRICS = "test_metrics"    # {records, metrics}: its best checkpoint on --test-data (tuner.study.holdout)
     REPEAT_OF = "repeat_of"          # number of the leader this confirmation repeat trains again (new seed)
 
 
@@ -54,6 +53,7 @@ class StudyAttr:
 
     CONFIRMED_PICK = "confirmed_pick"  # tuner.study.confirm.Confirmation.to_json(): the leaders' runs, the pick
     BASELINE_NOISE = "baseline_noise"  # {trial, runs, std, spread} of the baseline's runs
+    TEST_METRICS = "test_metrics"      # {trial number: {records, metrics}} on --test-data (tuner.study.holdout)
 
 
 def trial_dir_name(number: int) -> str:

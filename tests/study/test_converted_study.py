@@ -14,7 +14,7 @@ from studyhelpers import run_study
 from tuner.data.export import export, shapes_images
 from tuner.data.formats import Format
 from tuner.data.render import DatasetSpec
-from tuner.runinfo import Attr
+from tuner.runinfo import Attr, StudyAttr
 
 SPEC = DatasetSpec(train=40, eval=1, size=128, seed=3, classes=("circle", "square"), min_object=0.3,
                    max_object=0.6, max_objects=1, clutter=0)
@@ -49,6 +49,6 @@ def test_a_trial_trains_and_evaluates_on_converted_shards_and_the_test_split_onc
     assert trial.state is TrialState.COMPLETE and trial.user_attrs[Attr.STEPS] == 10
     assert "train.record-?????-of-00002" in (study.get_trials()[0].user_attrs[Attr.TRIAL_DIR] and
                                              open(f"{trial.user_attrs[Attr.TRIAL_DIR]}/pipeline.config").read())
-    test = trial.user_attrs[Attr.TEST_METRICS]
+    test = study.user_attrs[StudyAttr.TEST_METRICS]["0"]
     assert test["metrics"]["images"] == 8 and len(test["records"]) == 2
     assert "trial 0 (pick): eval " in done.stdout

@@ -8,8 +8,9 @@ API's own COCO evaluator (:func:`tflite.measure.coco_accuracy` on the checkpoint
 summary shows eval (selection) and test mAP side by side.
 
 Each evaluation runs as ``python -m tuner.study.holdout`` in a subprocess (TensorFlow's output goes
-to ``<trial dir>/logs/test_eval.log``) and is stored on its trial (:data:`Attr.TEST_METRICS`,
-with the records it read): a resumed study does not evaluate a trial twice on the same records.
+to ``<trial dir>/logs/test_eval.log``), written to ``<trial dir>/test_eval.json`` and stored on the
+study (:data:`StudyAttr.TEST_METRICS`: ``{trial number: {records, metrics}}``; a finished trial's
+own attributes cannot change): a resumed study does not evaluate a trial twice on the same records.
 """
 from __future__ import annotations
 
@@ -130,14 +131,17 @@ def run(study: optuna.Study, run_dir: Path, records: list[str], label_map: str) 
         if trial is None or trial.number in seen:
             continue
         seen.add(trial.number)
-        stored = trial.user_attrs.get(Attr.TEST_METRICS) or {}
+        stored = (study.user_attrs.get(StudyAttr.TEST_METRICS) or {}).get(str(trial.number)) or {}
         if stored.get("records") != records:
             metrics = evaluate(trial, run_dir, records, label_map)
             stored = {"records": records, "metrics": metrics}
-            study._storage.set_trial_user_attr(trial._trial_id, Attr.TEST_METRICS, stored)  # noqa: SLF001
+            # a finished trial's attributes cannot change (Optuna raises UpdateFinishedTrialError): kept on the study
+            study.set_user_attr(StudyAttr.TEST_METRICS, {**(study.user_attrs.get(StudyAttr.TEST_METRICS) or {}),
+                                                          str(trial.number): stored})
         metrics = stored["metrics"]
-        results.append(HeldOutResult(trial.number, role, float(trial.value or math.nan), float(metrics[MAP]),
-                                  float(metrics.get(MAP50, math.nan)), int(metrics.get("images", 0))))
+        selected = math.nan if trial.value is None else float(trial.value)
+        results.append(HeldOutResult(trial.number, role, selected, float(metrics[MAP]),
+                                     float(metrics.get(MAP50, math.nan)), int(metrics.get("images", 0))))
     return results
 
 

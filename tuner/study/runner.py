@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import threading
 from typing import Any, Callable, TextIO
@@ -181,8 +182,8 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
             with tfquiet.quietly():
                 results = holdout.run(study, run_dir, prepared.test_records, info.label_map)
             print("\n".join(holdout.lines(results)), file=out)
-        except RuntimeError as exc:
-            print(f"test split: {exc}", file=out)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired, ValueError, KeyError) as exc:
+            print(f"test split: not measured ({exc})", file=out)
     print(f"\ninspect it: {report.dashboard_command(info.storage)}", file=out)
     print(f"curves of every trial: tensorboard --logdir {run_dir}", file=out)
     if interrupted.is_set():
