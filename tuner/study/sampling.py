@@ -14,11 +14,11 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
-from tuner.runinfo import Attr
+from tuner.study.confirm import is_repeat
 
 
 def _search(trials: list[FrozenTrial]) -> list[FrozenTrial]:
-    return [t for t in trials if t.user_attrs.get(Attr.REPEAT_OF) is None]
+    return [t for t in trials if not is_repeat(t)]
 
 
 class _SearchView:
