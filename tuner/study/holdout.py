@@ -29,6 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tuner.config.errors import ConfigError
 from tuner.config.records import expand_input_paths
 from tuner.runinfo import Attr, StudyAttr
+from tuner.study.confirm import is_repeat
 from tuner.trial import CONFIG_FILE, LOG_DIR, MODEL_DIR
 
 MAP = "DetectionBoxes_Precision/mAP"
@@ -111,13 +112,13 @@ def chosen(study: optuna.Study) -> FrozenTrial | None:
     if pick in trials:
         return trials[pick]
     done = [t for t in trials.values() if t.state is TrialState.COMPLETE and t.value is not None
-            and t.user_attrs.get(Attr.REPEAT_OF) is None and t.user_attrs.get(Attr.BEST_CHECKPOINT)]
+            and not is_repeat(t) and t.user_attrs.get(Attr.BEST_CHECKPOINT)]
     return max(done, key=lambda t: (float(t.value), -t.number)) if done else None  # type: ignore[arg-type]
 
 
 def _baseline(study: optuna.Study) -> FrozenTrial | None:
     found = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-             if t.user_attrs.get(Attr.BASELINE) and t.user_attrs.get(Attr.REPEAT_OF) is None
+             if t.user_attrs.get(Attr.BASELINE) and not is_repeat(t)
              and t.user_attrs.get(Attr.BEST_CHECKPOINT)]
     return found[-1] if found else None
 
