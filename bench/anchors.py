@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tuner.data import shapes  # noqa: E402
-from tuner.study.report import text_table  # noqa: E402
+from tuner.cli import text_table  # noqa: E402
 
 CHECKPOINT = REPO / "pipelines" / "checkpoints" / "shapes_pretrained" / "ckpt"
 BASE = "ssd_mobilenet_v2_shapes"

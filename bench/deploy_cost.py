@@ -37,7 +37,7 @@ from tuner import config as cfgmod  # noqa: E402
 from tuner.deploy import VARIANTS, Cost, CostError, measure_cost  # noqa: E402
 from tuner.paths import PIPELINES_DIR  # noqa: E402
 from tuner.space.knobs import KNOBS  # noqa: E402
-from tuner.study.report import text_table  # noqa: E402
+from tuner.cli import text_table  # noqa: E402
 
 BASE = PIPELINES_DIR / "ssd_mobilenet_v2_shapes.config"
 

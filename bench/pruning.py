@@ -34,14 +34,13 @@ that pruned trials), with one line ``error: ...`` on stderr.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import importlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, Sequence
 
 import optuna
 from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner
@@ -53,8 +52,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tflite.errors import StudyError  # noqa: E402
 from tflite.select import resolve_study  # noqa: E402
+from tuner.cli import OneLineParser  # noqa: E402
 from tuner.runinfo import sqlite_path  # noqa: E402
-from tuner.study.report import text_table  # noqa: E402
+from tuner.cli import text_table  # noqa: E402
 from tuner.study.storage import redact  # noqa: E402
 
 EXIT_BAD_INPUT = 2
@@ -466,17 +466,11 @@ def render_pooled(studies: Sequence[StudyCurves], pooled: Sequence[PooledRow],
     return "\n".join(lines)
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr (``error: ...``), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see bench/pruning.py --help)", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Replays the pruner settings and prints the tables (or ``--json``); 2 on bad input."""
-    parser = _Parser(prog="bench/pruning.py", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="bench/pruning.py", description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", action="append",
                         help="run directory of a finished `--pruner none` study; repeat it to pool several studies")
     parser.add_argument("--storage", help="Optuna storage URL (with --study)")

@@ -54,7 +54,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Sequence
 
 import optuna
 import yaml
@@ -65,6 +65,7 @@ sys.path[:0] = [str(REPO), str(BENCH)]
 
 from search_results import (StudyResult, read_study, render, repeats, summary_rows, to_json, trial_count,  # noqa: E402
                             verdict)
+from tuner.cli import OneLineParser  # noqa: E402
 from tuner.config.io import write_text_atomic  # noqa: E402
 from tuner.data import shapes  # noqa: E402
 from tuner.outcome import write_json_atomic  # noqa: E402
@@ -348,16 +349,10 @@ def run_all(plan: Plan) -> list[StudyResult]:
     return results
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr (``error: ...``), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see bench/search.py --help)", file=sys.stderr)
-        sys.exit(2)
 
 
-def build_parser() -> _Parser:
-    p = _Parser(prog="bench/search.py", description=__doc__.splitlines()[0])
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog="bench/search.py", description=__doc__.splitlines()[0])
     p.add_argument("--seeds", help=f"comma-separated sampler seeds (default {NORMAL['seeds']})")
     p.add_argument("--samplers", default=",".join(SAMPLERS), help="from tpe,random (default %(default)s)")
     p.add_argument("--n-trials", type=int,

@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 from tuner.runinfo import SQLITE_FILE, Attr
 from tuner.study import report
 from tuner.study.compute import duration
-from tuner.study.report import text_table
+from tuner.cli import text_table
 
 BASELINE = "baseline"
 

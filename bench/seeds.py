@@ -46,18 +46,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
 from tuner import events  # noqa: E402
+from tuner.cli import OneLineParser  # noqa: E402
 from tuner.config.errors import ConfigError  # noqa: E402
 from tuner.config.io import write_text_atomic  # noqa: E402
 from tuner.data.demo import DataError, prepare_config  # noqa: E402
 from tuner.outcome import Status, TrialOutcome, write_json_atomic  # noqa: E402
 from tuner.paths import PIPELINES_DIR  # noqa: E402
-from tuner.study.report import text_table  # noqa: E402
+from tuner.cli import text_table  # noqa: E402
 from tuner.trial import RESULT_FILE, TrialSpec, TrialSpecError  # noqa: E402
 
 DEFAULT_CHECKPOINT = PIPELINES_DIR / "checkpoints" / "shapes_pretrained" / "ckpt"
@@ -238,16 +239,10 @@ def render(runs: Sequence[Run]) -> str:
     return "\n".join(lines)
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr (``error: ...``), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see bench/seeds.py --help)", file=sys.stderr)
-        sys.exit(2)
 
 
-def build_parser() -> _Parser:
-    p = _Parser(prog="bench/seeds.py", description=__doc__.splitlines()[0])
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog="bench/seeds.py", description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=300, help="training steps per run (default %(default)s)")
     p.add_argument("--eval-every", type=int, default=150, help="evaluate every K steps (default %(default)s)")
     p.add_argument("--runs", type=int, default=2, help="runs per setting (default %(default)s)")

@@ -21,9 +21,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Sequence
 
 from tflite.console import quiet
+from tuner.cli import OneLineParser
 from tflite.errors import EXIT_BAD_INPUT, ConvertError
 from tflite.quantize import parse_variants
 
@@ -31,16 +32,10 @@ from tflite.quantize import parse_variants
 TF_LOG = "tensorflow.log"
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr (``error: ...``), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see python -m tflite.convert --help)", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m tflite.convert",
+    p = OneLineParser(prog="python -m tflite.convert",
                                 description="Convert a study's best trial to measured TFLite models.")
     p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: the run directory's)")

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import math
 import os
-from pathlib import Path
 from typing import Any, Mapping
+
+from tuner import atomic
 
 
 class Status(str, enum.Enum):
@@ -95,11 +95,5 @@ class TrialOutcome:
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and ``os.replace``.
-
-    NaN and infinity are written as JSON-incompatible tokens Python reads back (``NaN``).
-    """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    """Write ``data`` as JSON to ``path`` atomically (:func:`tuner.atomic.write_json`)."""
+    atomic.write_json(path, data)

@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from tuner import atomic
+
 _CKPT_FILE = re.compile(r"^(ckpt-\d+)\.(index|data-\d+-of-\d+)$")
 
 
@@ -41,9 +43,7 @@ def retain(model_dir: str | os.PathLike[str], keep: Iterable[str]) -> list[str]:
     kept = [n for n in existing if n in keep_set]
     if kept:
         lines = [f'model_checkpoint_path: "{kept[-1]}"'] + [f'all_model_checkpoint_paths: "{n}"' for n in kept]
-        tmp = model_dir / "checkpoint.tmp"
-        tmp.write_text("\n".join(lines) + "\n")
-        os.replace(tmp, model_dir / "checkpoint")
+        atomic.write_text(model_dir / "checkpoint", "\n".join(lines) + "\n")
     elif (model_dir / "checkpoint").exists():
         (model_dir / "checkpoint").unlink()
     deleted = [n for n in existing if n not in keep_set]

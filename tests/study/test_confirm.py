@@ -12,7 +12,7 @@ from optuna.trial import TrialState, create_trial
 
 from tuner.runinfo import Attr, StudyAttr
 from tuner.study import confirm
-from tuner.study.report import summary, text_table
+from tuner.study.report import summary
 from tuner.study.sampling import BlindToRepeats
 from tuner.study.storage import count_finished, recover
 
@@ -150,7 +150,7 @@ def test_lines_table(tmp_path) -> None:
     study = _study(tmp_path)
     _searched(study)
     found = confirm.confirm(study.get_trials(), 1, 2)
-    block = confirm.lines(found, text_table)
+    block = confirm.lines(found)
     assert block[0] == "confirmation: the baseline and the top 1 trained 2 more times with other seeds"
     assert "  (some repeats are missing: run the same command again to finish them)" in block
     assert block[-1].startswith("pick: trial 1 (best mean 0.4500); +15.0 pts vs baseline, single runs")

@@ -14,22 +14,20 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Sequence
+
+from tuner.cli import OneLineParser
 
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"error: {message} (fix: see '{self.prog} --help')\n")
-        raise SystemExit(EXIT_USAGE)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m tuner.anchors",
+    parser = OneLineParser(prog="python -m tuner.anchors",
                      description="Anchor coverage of an SSD config on its training boxes, and fitted anchors.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for name, text in (("analyze", "print the coverage of the config's anchors; write a PNG"),
                        ("fit", "fit the anchors to the boxes; write the config with them to -o OUT")):
         cmd = sub.add_parser(name, help=text)

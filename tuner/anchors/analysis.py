@@ -114,7 +114,7 @@ def _pct(x: float) -> str:
 def table(coverages: Sequence[tuple[str, cov.Coverage]]) -> str:
     """A text table of one or more labelled coverages side by side: all boxes, per size bucket,
     per class; for each coverage its shape coverage, grid coverage and mean best IoU."""
-    from tuner.study.report import text_table
+    from tuner.cli import text_table
 
     header = ["boxes", "n"]
     for label, _ in coverages:

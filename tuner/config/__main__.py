@@ -24,11 +24,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import NoReturn, Sequence
+from typing import Sequence
 
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
+from tuner.cli import OneLineParser
 from tuner.config.diff import diff, format_diff
 from tuner.config.edits import dataset_files
 from tuner.config.errors import ConfigError
@@ -40,12 +41,6 @@ from tuner.config.plan import Dataset, EditPlan, apply_plan
 EXIT_OK, EXIT_LINT, EXIT_USAGE = 0, 1, 2
 
 
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors are one line (``error: ...``), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"error: {message} (fix: see '{self.prog} --help')\n")
-        raise SystemExit(EXIT_USAGE)
 
 
 def _assignment(text: str) -> tuple[str, str]:
@@ -74,9 +69,9 @@ def _write_or_print(cfg: Message, out: str | None) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m tuner.config",
+    parser = OneLineParser(prog="python -m tuner.config",
                      description="Schema-checked editor for TF OD API pipeline.config files.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     sub.add_parser("show", help="print the config in canonical text format").add_argument("config")
     get = sub.add_parser("get", help="print the value at a dotted path")
     get.add_argument("config")

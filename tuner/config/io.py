@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +16,7 @@ from google.protobuf import descriptor_pool, text_format
 from google.protobuf.message import Message
 from object_detection.protos import pipeline_pb2
 
+from tuner import atomic
 from tuner.config.errors import ConfigFileError, ConfigSyntaxError
 from tuner.config.remote import PathLike, url_scheme
 M = TypeVar("M", bound=Message)
@@ -169,29 +169,17 @@ def dumps(cfg: Message) -> str:
 
 
 def write_text_atomic(path: PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same directory + ``os.replace``).
+    """Write ``text`` to ``path`` atomically (:func:`tuner.atomic.write_text`).
 
     Raises:
         ConfigFileError: The file cannot be written.
     """
-    target = Path(path)
     try:
-        directory = target.parent if str(target.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
+        atomic.write_text(path, text)
+    except FileNotFoundError as exc:
         raise ConfigFileError(f"cannot write {os.fspath(path)}: {exc}",
                               fix="check that the directory exists and is writable") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise ConfigFileError(f"cannot write {os.fspath(path)}: {exc}",
                               fix="check that the path is a writable file location") from None
 

@@ -18,25 +18,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Sequence
 
+from tuner.cli import OneLineParser
 from tuner.data.formats import Format
 from tuner.data.split import DEFAULT_SPLIT
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line (``error: ...``), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"error: {message} (fix: see '{self.prog} --help')\n")
-        raise SystemExit(EXIT_USAGE)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m tuner.data", description="Datasets for the OD API: convert, inspect.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="python -m tuner.data", description="Datasets for the OD API: convert, inspect.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     conv = sub.add_parser("convert", help="COCO, Pascal VOC, YOLO or CSV annotations -> OD API TFRecords")
     conv.add_argument("--format", required=True, choices=[f.value for f in Format], help="the source format")
     conv.add_argument("src", metavar="SRC", help="coco: the JSON file; voc: the XML directory; yolo: the label "
@@ -71,7 +66,7 @@ def _convert(args: argparse.Namespace) -> int:
                              shards=args.shards, seed=args.seed, strict=args.strict, overwrite=args.overwrite,
                              keep_empty=args.keep_empty, classes=classes)
     result = convert(options, progress=stderr_progress())
-    from tuner.study.report import text_table  # imports optuna: only once there is something to show
+    from tuner.cli import text_table
 
     m = result.manifest
     splits = m["splits"]

@@ -175,7 +175,7 @@ def _g(value: float) -> str:
 
 def table(stats: DatasetStats) -> str:
     """The per-class table (boxes per group when there are several), then one line per group."""
-    from tuner.study.report import text_table
+    from tuner.cli import text_table
 
     several = len(stats.groups) > 1
     header = ["class", "id", "images", "boxes", *([f"boxes {g}" for g in stats.groups] if several else []),

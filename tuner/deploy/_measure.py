@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import time
 import traceback
 from pathlib import Path
 from typing import Any, Iterator
+
+from tuner import atomic
 
 #: Seed of the noise image the latency is timed on, and of :func:`spread_constants`.
 LATENCY_SEED = 0
@@ -158,9 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - anything else is reported in one line, the traceback in the log
         traceback.print_exc()
         result = {"ok": False, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"}
-    tmp = work / "result.json.tmp"
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, work / "result.json")
+    atomic.write_json(work / "result.json", result)
     return 0 if result["ok"] else 1
 
 

@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from tuner import atomic
 from tuner.deploy.arch import arch_hash
 
 #: Bump when the measurement changes (export, conversion, calibration, timing): old cache
@@ -219,7 +220,7 @@ def measure_cost(cfg: Any, *, variant: str = "int8", threads: int = 2, cache_dir
                 stage_seconds={k: round(float(v), 2) for k, v in result["stage_seconds"].items()},
                 input_size=(int(result["input_size"][0]), int(result["input_size"][1])), tf_version=tf_version(),
                 machine=machine(), measured_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    _write_json_atomic(cache_path(cache, arch, variant, threads), cost.to_json())
+    atomic.write_json(cache_path(cache, arch, variant, threads), cost.to_json())
     return cost
 
 
@@ -261,17 +262,6 @@ def _config_text(cfg: Any) -> str:
 
     return dumps(cfg)
 
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _run_child(request: dict[str, Any], cache: Path, key: str, timeout: float) -> tuple[dict[str, Any], float]:

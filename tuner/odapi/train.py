@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
+from tuner import atomic
 from tuner.protocol import CONFIG_ERRORS, EXIT_CONFIG_REJECTED, EXIT_OUT_OF_MEMORY, done_marker
 
 
@@ -119,9 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     marker = done_marker(model_dir)
     marker.parent.mkdir(exist_ok=True)
-    tmp = marker.with_name(marker.name + ".tmp")
-    tmp.write_text(f"{args.steps}\n")
-    os.replace(tmp, marker)
+    atomic.write_text(marker, f"{args.steps}\n")
     return 0
 
 

@@ -23,25 +23,20 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Sequence
 
 from tflite.console import quiet
+from tuner.cli import OneLineParser
 from tflite.errors import EXIT_BAD_INPUT, ConvertError
 
 TF_LOG = "tensorflow.log"
 PROG = "python -m tuner.report"
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr (``error: ...``), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see {PROG} --help)", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Per-class verdict (AP, PR curves, operating points) on a study's chosen "
+    p = OneLineParser(prog=PROG, description="Per-class verdict (AP, PR curves, operating points) on a study's chosen "
                                        "trial, its checkpoint and TFLite variants, attached to the trial.")
     p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: the run directory's)")

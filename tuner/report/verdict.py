@@ -149,7 +149,7 @@ def _summary(m: ModelVerdict) -> str:
 
 
 def _class_table(m: ModelVerdict) -> list[str]:
-    from tuner.study.report import text_table
+    from tuner.cli import text_table
 
     variant = m.model != CHECKPOINT
     header = ["class", "images", "boxes", "AP", "AP@.50"] + (["AP drop"] if variant else []) + \

@@ -12,11 +12,12 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Sequence
 
 import optuna
 
 from tuner import tfquiet
+from tuner.cli import OneLineParser
 from tuner.runinfo import LOG_FILE
 from tuner.study.confirm import CONFIRM, REPEATS
 from tuner.study.pruning import MIN_DECISIONS, PrunerKind
@@ -24,16 +25,10 @@ from tuner.study.inputs import SamplerName
 from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare, run
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr (``error: ...``), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see python -m tuner.study --help)", file=sys.stderr)
-        sys.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m tuner.study", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="python -m tuner.study", description=__doc__.splitlines()[0])
     p.add_argument("--base", required=True, help="base pipeline.config: a path or a name in pipelines/")
     p.add_argument("--space", help="search-space YAML (default: pipelines/spaces/ssd.yaml)")
     p.add_argument("--train-data", help="training TFRecord(s); with --eval-data and --label-map")

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tuner.cli import text_table
 from tuner.runinfo import Attr, StudyAttr
 from tuner.study import storage as storagemod
 
@@ -223,8 +224,8 @@ def record(study: optuna.Study, confirmation: Confirmation) -> None:
                                     "spread": base.spread})
 
 
-def lines(confirmation: Confirmation, text_table: Any) -> list[str]:
-    """The summary's confirmation block (``text_table`` formats the table)."""
+def lines(confirmation: Confirmation) -> list[str]:
+    """The summary's confirmation block: a table of the leaders' runs, the pick and its verdict."""
     if not confirmation.leaders:
         return []
     header = ("trial", "runs", "mean", "std", "min", "max", "each run (trial: mAP)")

@@ -10,6 +10,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner import events
+from tuner.cli import text_table  # noqa: F401  (re-exported: the summary's tables)
 from tuner.config.diff import short_labels
 from tuner.runinfo import Attr
 from tuner.study import confirm
@@ -124,11 +125,6 @@ def _wall(trial: FrozenTrial) -> str:
     return duration(float(seconds)) if isinstance(seconds, (int, float)) else "-"
 
 
-def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A plain-text table: the header, a rule, then the rows, columns padded to their widest cell."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
-    return lines + ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
 
 
 def baseline(study: optuna.Study) -> FrozenTrial | None:
@@ -191,7 +187,7 @@ def summary(study: optuna.Study, top: int = 5, steps: int | None = None,
         lines.append(f"best single run: trial {best.number}, mAP {_fmt(_value(best))} "
                      f"({_fmt(_value(best) - base_value, signed=True)} vs baseline {_fmt(base_value)})")
     if confirmation is not None:
-        lines += confirm.lines(confirmation, text_table)
+        lines += confirm.lines(confirmation)
     return "\n".join(lines)
 
 

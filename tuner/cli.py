@@ -1,0 +1,39 @@
+"""What every odapi-tuner command line shares: one-line usage errors, exit codes, text tables.
+
+Light on purpose (standard library only): the data, anchors and report CLIs import it without
+paying for TensorFlow or Optuna.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn, Sequence
+
+#: Exit codes of every CLI: success, a finding the command exists to report (lint errors, a
+#: failed study), bad input or usage (reported in one line before any work starts).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr,
+    ``error: MESSAGE (see PROG --help)``, and exit code :data:`EXIT_USAGE` (no usage dump).
+
+    Give ``prog`` as the user types the command (``python -m tuner.study``, ``bench/seeds.py``).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print ``error: MESSAGE`` as one line on stderr and exit with ``code``."""
+    sys.stderr.write(f"error: {message}\n")
+    raise SystemExit(code)
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A plain-text table: the header, a rule, then the rows, columns padded to their widest cell."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    return lines + ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
