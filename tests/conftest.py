@@ -31,13 +31,31 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
         report.longrepr = f"skipped in CI, which must run every test (ODAPI_TUNER_CI=1): {reason}"
 
 
+#: Test folders whose tests share an expensive session fixture of the folder's own conftest (a
+#: TFLite conversion, a report, the converters' round trip): all their tests go to one worker.
+SHARED_FIXTURE_FOLDERS = ("tflite", "report", "data_convert")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
     """Mark every test that needs the real OD API (it uses the ``odapi`` fixture, directly or
     through a fixture that trains, such as ``trained_trial``) as ``odapi``, so that
-    ``make test-fast`` (``-m "not odapi"``) runs the rest."""
+    ``make test-fast`` (``-m "not odapi"``) runs the rest.
+
+    Also put each test in an ``xdist_group`` (``make test`` runs two pytest-xdist workers with
+    ``--dist loadgroup``): its module, so a module-scoped fixture (a whole study) is built once,
+    or its folder for :data:`SHARED_FIXTURE_FOLDERS`. Without pytest-xdist the mark does nothing.
+    """
+    tests = Path(__file__).resolve().parent
     for item in items:
         if "odapi" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.odapi)
+        try:
+            rel = Path(str(item.fspath)).resolve().relative_to(tests)
+        except ValueError:
+            continue
+        group = rel.parts[0] if rel.parts[0] in SHARED_FIXTURE_FOLDERS else rel.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def odapi_available() -> str | None:
