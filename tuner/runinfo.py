@@ -46,6 +46,10 @@ class Attr:
     FITTED_ANCHORS = "fitted_anchors"  # True on the trial that runs the base config with fitted anchors
     ANCHOR_COVERAGE = "anchor_coverage"  # {shape_coverage, grid_coverage, mean_best_iou} of its anchors
     REPEAT_OF = "repeat_of"          # number of the leader this confirmation repeat trains again (new seed)
+    ARCH = "arch_hash"               # tuner.deploy.arch.arch_hash of its config (costed trials only)
+    TFLITE_SIZE_KB = "tflite_size_kb"        # size of its architecture as the deploy variant (before training)
+    TFLITE_LATENCY_MS = "tflite_latency_ms"  # median latency of that model at the budget's threads
+    INFEASIBLE = "infeasible"        # why it is over the deployment budget (it ended without training)
 
 
 class StudyAttr:

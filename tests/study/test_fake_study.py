@@ -11,7 +11,6 @@ import io
 import json
 import os
 import signal
-import struct
 from pathlib import Path
 
 import optuna
@@ -22,6 +21,7 @@ from tuner import events
 from tuner.outcome import FailureClass
 from tuner.runinfo import Attr, sqlite_url, trial_dir_name
 from tuner.study import runner as runner_mod
+from studyhelpers import fake_study_settings
 from tuner.study.anchors import AnchorPlan
 from tuner.study.inputs import SamplerName, StudySettings, prepare
 from tuner.study.pruning import PrunerKind
@@ -41,15 +41,7 @@ def _no_anchor_analysis(monkeypatch) -> None:
 @pytest.fixture()
 def settings(tmp_path) -> StudySettings:
     """A study of the bundled shapes config on placeholder data (framing-only TFRecords)."""
-    empty_records = struct.pack("<QII", 0, 0, 0)  # a record of no bytes: the framing lint counts
-    (tmp_path / "train.record").write_bytes(empty_records * 32)
-    (tmp_path / "eval.record").write_bytes(empty_records * 4)
-    (tmp_path / "label_map.pbtxt").write_text('item { id: 1 name: "circle" }\nitem { id: 2 name: "square" }\n')
-    (tmp_path / "space.yaml").write_text(SPACE)
-    return StudySettings(base="ssd_mobilenet_v2_shapes", space=str(tmp_path / "space.yaml"),
-                         train_data=str(tmp_path / "train.record"), eval_data=str(tmp_path / "eval.record"),
-                         label_map=str(tmp_path / "label_map.pbtxt"), steps=STEPS, eval_every=EVERY, n_trials=6,
-                         run_dir=str(tmp_path / "run"), sampler="random", seed=7, fit_anchors=False, confirm=0)
+    return fake_study_settings(tmp_path, SPACE, steps=STEPS, eval_every=EVERY, n_trials=6)
 
 
 def _number(spec: TrialSpec) -> int:

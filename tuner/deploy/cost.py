@@ -201,7 +201,7 @@ def measure_cost(cfg: Any, *, variant: str = "int8", threads: int = 2, cache_dir
     cached = cached_cost(cfg, variant=variant, threads=threads, cache_dir=cache_dir)
     if cached is not None:
         return cached
-    _check_exportable(cfg)
+    check_exportable(cfg)
     records = _calibration_paths(cfg, calibration_records) if variant == "int8" else []
     arch = arch_hash(cfg)
     cache = Path(cache_dir)
@@ -224,12 +224,14 @@ def measure_cost(cfg: Any, *, variant: str = "int8", threads: int = 2, cache_dir
     return cost
 
 
-def _check_exportable(cfg: Any) -> None:
+def check_exportable(cfg: Any) -> None:
+    """Raises :class:`CostError` (one line) when the TFLite exporter cannot take ``cfg`` (not SSD, no
+    ``fixed_shape_resizer``): checked without building anything."""
     from tflite.errors import ConvertError
-    from tflite.model import check_exportable
+    from tflite.model import check_exportable as exporter_takes
 
     try:
-        check_exportable(cfg, "the config")
+        exporter_takes(cfg, "the config")
     except ConvertError as exc:
         raise CostError(exc.one_line()) from None
 

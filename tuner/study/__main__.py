@@ -19,6 +19,7 @@ import optuna
 from tuner import tfquiet
 from tuner.cli import OneLineParser
 from tuner.runinfo import LOG_FILE
+from tuner.study.budget import DeployVariant
 from tuner.study.confirm import CONFIRM, REPEATS
 from tuner.study.pruning import MIN_DECISIONS, PrunerKind
 from tuner.study.inputs import SamplerName
@@ -77,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-data", metavar="RECORDS",
                    help="held-out TFRecord(s) (path or glob) the selection never reads: when the study ends, the "
                         "chosen trial's and the baseline's best checkpoints are evaluated on them once")
+    budget = p.add_argument_group("deployment budget (costed before training; see README)")
+    budget.add_argument("--max-latency-ms", type=float, metavar="MS",
+                        help="end a variant whose TFLite model's median latency is over MS as infeasible, before "
+                             "it trains; the sampler learns to avoid them")
+    budget.add_argument("--max-size-kb", type=float, metavar="KB", help="likewise for the .tflite file's size")
+    budget.add_argument("--deploy-variant", default=DeployVariant.INT8.value, choices=[v.value for v in DeployVariant],
+                        help="the TFLite variant the budget is measured on (default %(default)s)")
+    budget.add_argument("--deploy-threads", type=int, default=2, metavar="N",
+                        help="TFLite interpreter threads for the latency (default %(default)s)")
+    budget.add_argument("--cost-cache", metavar="DIR",
+                        help="where each architecture's cost is cached (default: <run dir>/cost-cache); share one "
+                             "directory between studies on the same machine to measure each architecture once")
     return p
 
 
@@ -118,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prune_after=args.prune_after, prune_min_trials=args.prune_min_trials, jobs=args.jobs,
         devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()), seed=args.seed,
         fit_anchors=args.fit_anchors, deterministic=args.deterministic, confirm=args.confirm, repeats=args.repeats,
-        test_data=args.test_data)
+        test_data=args.test_data, max_latency_ms=args.max_latency_ms, max_size_kb=args.max_size_kb,
+        deploy_variant=DeployVariant(args.deploy_variant), deploy_threads=args.deploy_threads,
+        cost_cache=args.cost_cache)
     prepared = None
     try:
         with tfquiet.quietly():  # generating the demo data imports TensorFlow: its start-up lines stay off ours

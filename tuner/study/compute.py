@@ -24,6 +24,7 @@ class Spent(str, enum.Enum):
     COMPLETED = "completed"
     PRUNED = "pruned"
     FAILED = "failed"      # failed or interrupted: compute spent on no result
+    INFEASIBLE = "infeasible"  # over the deployment budget: costed, never trained
 
 
 @dataclasses.dataclass
@@ -88,17 +89,21 @@ class ComputeTally:
 
     def line(self) -> str:
         """One line for the progress display."""
-        parts = [f"{k.value} {s.trials} ({s.steps} steps, {duration(s.seconds)})" for k, s in self.spend.items()]
+        parts = [f"{k.value} {s.trials} ({s.steps} steps, {duration(s.seconds)})" for k, s in self._shown()]
         return "[compute] " + ", ".join(parts) + "; " + self.saved_text()
 
     def lines(self) -> list[str]:
         """The summary's compute block."""
         total = self.total
         out = [f"compute: {total.steps} steps, {duration(total.seconds)} of trial wall time over {total.trials} trials"]
-        for kind, s in self.spend.items():
-            out.append(f"  {kind.value:<9} {s.trials:>3} trials  {s.steps:>7} steps  {duration(s.seconds):>7}")
+        for kind, s in self._shown():
+            out.append(f"  {kind.value:<10} {s.trials:>3} trials  {s.steps:>7} steps  {duration(s.seconds):>7}")
         out.append(f"  {self.saved_text()}")
         return out
+
+    def _shown(self) -> list[tuple[Spent, Spend]]:
+        """Every outcome, except infeasible while there is none (studies without a budget)."""
+        return [(k, s) for k, s in self.spend.items() if k is not Spent.INFEASIBLE or s.trials]
 
     @classmethod
     def from_trials(cls, trials: Iterable[FrozenTrial], steps: int) -> ComputeTally:
@@ -113,5 +118,7 @@ class ComputeTally:
 
 
 def _spent(trial: FrozenTrial) -> Spent | None:
+    if trial.state == TrialState.PRUNED and trial.user_attrs.get(Attr.INFEASIBLE):
+        return Spent.INFEASIBLE
     return {TrialState.COMPLETE: Spent.COMPLETED, TrialState.PRUNED: Spent.PRUNED,
             TrialState.FAIL: Spent.FAILED}.get(trial.state)

@@ -21,7 +21,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState

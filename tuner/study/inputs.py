@@ -22,7 +22,9 @@ from tuner.config.errors import ConfigError
 from tuner.data.demo import DataError, prepare_config, resolve_base, set_fine_tune_checkpoint
 from tuner.runinfo import (BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, is_run_dir_sqlite,
                            sqlite_path, sqlite_url)
+from tuner.deploy.cost import CostError, check_exportable
 from tuner.study import holdout
+from tuner.study.budget import Budget, DeployVariant
 from tuner.study.confirm import CONFIRM, REPEATS
 from tuner.study.anchors import AnchorPlan
 from tuner.study.anchors import plan as anchor_plan
@@ -75,6 +77,15 @@ class StudySettings:
     confirm: int = CONFIRM
     repeats: int = REPEATS
     test_data: str | None = None
+    max_latency_ms: float | None = None
+    max_size_kb: float | None = None
+    deploy_variant: DeployVariant = DeployVariant.INT8  # a name (str) is accepted: prepare() checks and converts it
+    deploy_threads: int = 2
+    cost_cache: str | None = None  # default: <run dir>/cost-cache
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.max_latency_ms, self.max_size_kb, DeployVariant(self.deploy_variant), self.deploy_threads)
 
 
 @dataclasses.dataclass
@@ -105,6 +116,12 @@ def _check_settings(s: StudySettings) -> None:
         raise StudyInputError(f"--repeats must be >= 1 (got {s.repeats}); use --confirm 0 to repeat nothing")
     if s.jobs < 1:
         raise StudyInputError(f"--jobs must be >= 1 (got {s.jobs})")
+    if s.deploy_variant not in {v.value for v in DeployVariant}:
+        raise StudyInputError(f"--deploy-variant {s.deploy_variant!r} is not one of "
+                              f"{', '.join(v.value for v in DeployVariant)}")
+    problem = s.budget.check()
+    if problem:
+        raise StudyInputError(problem)
     if s.devices and len(s.devices) < s.jobs:
         raise StudyInputError(f"--jobs {s.jobs} needs at least {s.jobs} --devices (got {','.join(s.devices)})")
 
@@ -157,6 +174,11 @@ def prepare(settings: StudySettings) -> Prepared:
             FileExistsError) as exc:
         raise StudyInputError(str(exc)) from None
     base_cfg = cfgmod.loads(base_text)
+    if s.budget.active:
+        try:
+            check_exportable(base_cfg)
+        except CostError as exc:
+            raise StudyInputError(f"--max-latency-ms/--max-size-kb: {exc}") from None
     reader = base_cfg.train_input_reader
     info = RunInfo(study_name=name, storage=s.storage or sqlite_url(run_dir), base=str(base_path.resolve()),
                    train_data=",".join(reader.tf_record_input_reader.input_path),

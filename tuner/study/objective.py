@@ -16,6 +16,7 @@ import enum
 import math
 import queue
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,7 +26,9 @@ from tuner import config as cfgmod
 from tuner import events, space as spacemod
 from tuner.outcome import FailureClass, Status, TrialOutcome
 from tuner.runinfo import Attr, trial_dir_name
+from tuner.deploy.cost import CostError
 from tuner.study.anchors import AnchorPlan
+from tuner.study.budget import Budget, CostMeter
 from tuner.study.seeds import trial_seed
 from tuner.study.storage import is_duplicate_rerun, worker_id
 from tuner.trial import RunnerFactory, Trial, TrialRun, TrialSpec
@@ -46,6 +49,7 @@ class EndState(enum.StrEnum):
     PRUNED = "pruned"
     INTERRUPTED = "interrupted"  # re-run on resume: not done
     FAILED = "failed"            # the failure class is given with it
+    INFEASIBLE = "infeasible"    # over the deployment budget: ended before training (tuner.study.budget)
 
 
 @dataclasses.dataclass
@@ -54,9 +58,9 @@ class Listener:
 
     started: Callable[[int, TrialRun], None] = lambda number, run: None
     evaluated: Callable[[int, int, float], None] = lambda number, step, value: None
-    #: (trial number, state, value or None, steps trained, wall seconds, failure class when FAILED)
-    ended: Callable[[int, EndState, float | None, int, float, FailureClass | None], None] = (
-        lambda number, state, value, steps, seconds, failure: None)
+    #: (trial number, state, value or None, steps trained, wall seconds, failure class when FAILED,
+    #: and a note: why it is infeasible)
+    ended: Callable[..., None] = lambda number, state, value, steps, seconds, failure, note="": None
 
 
 class DevicePool:
@@ -100,13 +104,18 @@ class Objective:
 
     ``runner`` builds each trial's run from its :class:`~tuner.trial.TrialSpec` (default: the
     subprocess :class:`~tuner.trial.Trial`); see :mod:`tuner.trial.base` for what it must do.
+
+    With a ``budget`` that sets a limit, each trial's config is costed with ``cost_meter`` before
+    anything trains (:mod:`tuner.study.budget`); one over budget is raised as
+    ``optuna.TrialPruned`` with the ``infeasible`` attribute, having trained nothing.
     """
 
     def __init__(self, *, base_cfg: Any, space: spacemod.SearchSpace, run_dir: Path, steps: int,
                  eval_every: int, objective: str = events.MAP, devices: DevicePool | None = None,
                  threads: int = 0, trial_timeout: float | None = None, listener: Listener | None = None,
                  trial0_is_baseline: bool = False, anchors: AnchorPlan | None = None, seed: int = 0,
-                 deterministic: bool = False, runner: RunnerFactory | None = None) -> None:
+                 deterministic: bool = False, runner: RunnerFactory | None = None, budget: Budget | None = None,
+                 cost_meter: CostMeter | None = None) -> None:
         self.base_cfg = base_cfg
         self.space = space
         self.run_dir = Path(run_dir).absolute()  # recorded on each trial: valid from any working directory
@@ -122,6 +131,10 @@ class Objective:
         self.seed = seed
         self.deterministic = deterministic
         self.runner: RunnerFactory = runner or Trial
+        self.budget = budget if budget is not None and budget.active else None
+        if self.budget is not None and cost_meter is None:
+            raise ValueError("a deployment budget needs a cost_meter (tuner.study.budget.real_meter)")
+        self.cost_meter = cost_meter
         self._centre_on_fit = any(p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
         self._running: dict[int, TrialRun] = {}
         self._lock = threading.Lock()
@@ -208,6 +221,8 @@ class Objective:
         trial.set_user_attr(Attr.DIFF, [[c.path, _plain(c.old), _plain(c.new)] for c in changes])
         seed = trial_seed(self.seed, trial.number)
         trial.set_user_attr(Attr.SEED, seed)
+        if self.budget is not None:
+            self._check_budget(trial, cfg, self.budget)
         device = self.devices.acquire()
         trial.set_user_attr(Attr.DEVICE, device or "")
         try:
@@ -238,6 +253,37 @@ class Objective:
         assert outcome is not None  # set when evaluations() ends
         self._record(trial, outcome)
         return self._conclude(trial, outcome, pruned_at)
+
+    def _check_budget(self, trial: optuna.Trial, cfg: Any, budget: Budget) -> None:
+        """Cost ``cfg`` and record it on ``trial``; end the trial (no training) when over budget.
+
+        Raises:
+            TrialFailed: the cost cannot be measured (class ``config``: the architecture cannot be
+                exported or converted).
+            optuna.TrialPruned: over budget (the trial is infeasible).
+        """
+        started = time.monotonic()
+        try:
+            cost = self.cost_meter(cfg)  # type: ignore[misc]  (set with the budget)
+        except CostError as exc:
+            self._fail(trial, FailureClass.CONFIG, f"cannot cost it for the deployment budget: {exc}")
+            self.listener.ended(trial.number, EndState.FAILED, None, 0, time.monotonic() - started, FailureClass.CONFIG)
+            raise TrialFailed(f"trial {trial.number}: cannot cost it: {exc}") from None
+        trial.set_user_attr(Attr.ARCH, cost.arch_hash)
+        trial.set_user_attr(Attr.TFLITE_SIZE_KB, cost.size_kb)
+        trial.set_user_attr(Attr.TFLITE_LATENCY_MS, cost.latency_ms)
+        for name, value in budget.violations(cost).items():
+            trial.set_constraint(name, value)  # what the TPE sampler learns the feasible region from
+        reason = budget.over(cost)
+        if reason is None:
+            return
+        seconds = round(time.monotonic() - started, 2)
+        trial.set_user_attr(Attr.INFEASIBLE, reason)
+        trial.set_user_attr(Attr.REASON, reason)
+        trial.set_user_attr(Attr.STEPS, 0)
+        trial.set_user_attr(Attr.WALL_SECONDS, seconds)
+        self.listener.ended(trial.number, EndState.INFEASIBLE, None, 0, seconds, None, reason)
+        raise optuna.TrialPruned(reason)
 
     def _conclude(self, trial: optuna.Trial, outcome: TrialOutcome, pruned_at: int | None) -> float:
         spent = (outcome.steps_trained, outcome.wall_seconds)

@@ -21,7 +21,7 @@ from tuner.trial import TrialRun
 
 #: What each end state spent its compute on.
 _SPENT = {EndState.COMPLETE: Spent.COMPLETED, EndState.PRUNED: Spent.PRUNED, EndState.INTERRUPTED: Spent.FAILED,
-          EndState.FAILED: Spent.FAILED}
+          EndState.FAILED: Spent.FAILED, EndState.INFEASIBLE: Spent.INFEASIBLE}
 
 
 @dataclasses.dataclass
@@ -115,15 +115,16 @@ class Progress:
         self._print(f"[trial {number}] step {step}/{self.steps}: mAP {value:.4f}")
 
     def ended(self, number: int, state: EndState, value: float | None, steps: int = 0, seconds: float = 0.0,
-              failure: FailureClass | None = None) -> None:
-        """A trial ended; ``failure`` is its class when ``state`` is ``FAILED`` (``crash`` if not given)."""
+              failure: FailureClass | None = None, note: str = "") -> None:
+        """A trial ended; ``failure`` is its class when ``state`` is ``FAILED`` (``crash`` if not given);
+        ``note`` says why when there is more to say (an infeasible trial's budget)."""
         with self._lock:
             self.compute.add(_SPENT[state], steps, seconds)
             compute_line = self.compute.line()
             running = self._running.pop(number, None)
             if running:
                 self._durations.append(self.clock() - running.started)
-                if state in (EndState.COMPLETE, EndState.PRUNED):
+                if state in (EndState.COMPLETE, EndState.PRUNED):  # not infeasible: it never trained
                     self._durations_full.append(self.clock() - running.started)
             if state is not EndState.INTERRUPTED:  # an interrupted trial is re-run: it is not done
                 self.done += 1
@@ -131,8 +132,10 @@ class Progress:
                 self.best, self.best_number = value, number
         shown = f", mAP {value:.4f}" if value is not None else ""
         spent = f" after {steps}/{self.steps} steps, {_duration(seconds)}" if seconds else ""
+        if state is EndState.INFEASIBLE:
+            spent = ", not trained"
         shown_state = f"failed ({failure or FailureClass.CRASH})" if state is EndState.FAILED else state.value
-        self._print(f"[trial {number}] {shown_state}{shown}{spent}")
+        self._print(f"[trial {number}] {shown_state}{shown}{spent}" + (f": {note}" if note else ""))
         self._print(self.status_line())
         self._print(compute_line)
 

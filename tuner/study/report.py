@@ -120,6 +120,13 @@ def _column(trial: FrozenTrial, width: int = CHANGES_WIDTH, context: Sequence[st
     return ", ".join(shown) + (", " if shown else "") + f"... (+{len(texts) - len(shown)} more)"
 
 
+def _cost(trial: FrozenTrial) -> tuple[str, str]:
+    """The trial's deployed size (KB) and latency (ms) as measured before training, or dashes."""
+    size, latency = trial.user_attrs.get(Attr.TFLITE_SIZE_KB), trial.user_attrs.get(Attr.TFLITE_LATENCY_MS)
+    return (f"{size:.0f}" if isinstance(size, (int, float)) else "-",
+            f"{latency:.2f}" if isinstance(latency, (int, float)) else "-")
+
+
 def _wall(trial: FrozenTrial) -> str:
     seconds = trial.user_attrs.get(Attr.WALL_SECONDS)
     return duration(float(seconds)) if isinstance(seconds, (int, float)) else "-"
@@ -158,9 +165,11 @@ def summary(study: optuna.Study, top: int = 5, steps: int | None = None,
     if base is not None and base not in shown:
         shown.append(base)
     context = _paths(shown)  # one label per path across the rows: "weight" never means two fields
-    header = ("trial", "mAP", "vs base", "mAP@.50", "best step", "wall", "changes")
+    costed = any(Attr.TFLITE_SIZE_KB in t.user_attrs for t in trials)  # a study with a deployment budget
+    header = ("trial", "mAP", "vs base", "mAP@.50", *(("size KB", "latency ms") if costed else ()), "best step",
+              "wall", "changes")
     rows = [(str(t.number) + (" (base)" if t.user_attrs.get(Attr.BASELINE) else ""), _fmt(_value(t)),
-             _fmt(_value(t) - base_value, signed=True), _fmt(_metric(t, events.MAP50)),
+             _fmt(_value(t) - base_value, signed=True), _fmt(_metric(t, events.MAP50)), *(_cost(t) if costed else ()),
              str(t.user_attrs.get(Attr.BEST_STEP, "-")), _wall(t), _column(t, context=context)) for t in shown]
     lines = text_table(header, rows)
     detailed = [t for t in shown if len(", ".join(_changes(t, context))) > CHANGES_WIDTH]
@@ -174,7 +183,13 @@ def summary(study: optuna.Study, top: int = 5, steps: int | None = None,
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
-    lines.append("trials: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    infeasible = [t for t in trials if t.state is TrialState.PRUNED and t.user_attrs.get(Attr.INFEASIBLE)]
+    lines.append("trials: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+                 + (f" ({len(infeasible)} of the pruned infeasible: over the deployment budget, never trained)"
+                    if infeasible else ""))
+    for t in infeasible[-5:]:
+        lines.append(f"  trial {t.number}{' (base config)' if t.user_attrs.get(Attr.BASELINE) else ''} infeasible: "
+                     f"{str(t.user_attrs[Attr.INFEASIBLE])[:150]}")
     failed = [t for t in trials if t.state is TrialState.FAIL]
     for t in failed[-5:]:
         reason = str(t.user_attrs.get(Attr.REASON, "") if Attr.FAILURE in t.user_attrs

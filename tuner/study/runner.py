@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any, Callable, TextIO
 
 import optuna
@@ -20,6 +21,7 @@ from tuner.config.io import write_text_atomic
 from tuner.runinfo import BASE_CONFIG_FILE
 from tuner import tfquiet
 from tuner.study import confirm, holdout, report
+from tuner.study.budget import COST_CACHE_DIR, CostMeter, real_meter
 from tuner.study.compute import ComputeTally
 from tuner.study.inputs import (DEFAULT_SPACE, Prepared, SamplerName, StudyInputError, StudySettings, plan_anchors,
                                 prepare)
@@ -34,7 +36,8 @@ from tuner.trial import RunnerFactory
 __all__ = ["DEFAULT_SPACE", "Prepared", "StudyInputError", "StudySettings", "prepare", "run", "worker_seed"]
 
 
-#: One sampler per :class:`SamplerName`, built from a seed (``None``: unseeded).
+#: One sampler per :class:`SamplerName`, built from a seed (``None``: unseeded). TPE reads the
+#: deployment budget's constraints from the trials themselves (``Trial.set_constraint``).
 _SAMPLERS: dict[SamplerName, Callable[[int | None], optuna.samplers.BaseSampler]] = {
     SamplerName.RANDOM: lambda seed: optuna.samplers.RandomSampler(seed=seed),
     SamplerName.TPE: lambda seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
@@ -83,10 +86,13 @@ def _confirmation_phase(study: optuna.Study, s: StudySettings, objective: Object
         pools[-1].run()
 
 
-def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | None = None) -> optuna.Study:
+def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | None = None,
+        cost_meter: CostMeter | None = None) -> optuna.Study:
     """Create or resume the study and run trials until --n-trials/--timeout; print the summary.
 
-    ``runner`` runs each trial (default: :class:`tuner.trial.Trial`, the OD API in subprocesses).
+    ``runner`` runs each trial (default: :class:`tuner.trial.Trial`, the OD API in subprocesses);
+    ``cost_meter`` costs each architecture when the settings set a deployment budget (default:
+    :func:`tuner.study.budget.real_meter`, cached in ``<run dir>/cost-cache``).
 
     Raises:
         StudyInputError: the storage cannot be opened.
@@ -108,6 +114,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
         info.save(run_dir)
         write_text_atomic(run_dir / BASE_CONFIG_FILE, prepared.base_text)
     pruner = prepared.pruning.build()
+    budget = s.budget
     study, created = create_or_load(info.study_name, storage, BlindToRepeats(_sampler(s.sampler, s.seed)), pruner,
                                     fitted_anchors=anchors.fitted is not None)
     storage.remove_session()
@@ -116,6 +123,8 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     if anchors.note:
         print(anchors.note, file=out)
     print(prepared.pruning.note or prepared.pruning.describe(), file=out)
+    if budget.active:
+        print(budget.describe(), file=out)
     trials_before = 0 if created else len(study.get_trials(deepcopy=False))
     rerun = recover(study)
     done = count_finished(study)
@@ -133,7 +142,9 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
                           devices=DevicePool(list(s.devices) or None, jobs=s.jobs), threads=threads,
                           trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True,
                           anchors=anchors, seed=s.seed if s.seed is not None else 0, deterministic=s.deterministic,
-                          runner=runner)
+                          runner=runner, budget=budget,
+                          cost_meter=(cost_meter or real_meter(budget, Path(s.cost_cache) if s.cost_cache
+                                                               else run_dir / COST_CACHE_DIR)) if budget.active else None)
 
     opened = [0]
     opened_lock = threading.Lock()

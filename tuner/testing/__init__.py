@@ -3,11 +3,14 @@
 :class:`FakeRunner` (:mod:`.fake_runner`) fills the study's runner seam
 (:data:`tuner.trial.RunnerFactory`) with trials that train nothing: deterministic learning
 curves computed from each trial's config, injected failures, ``stop()`` honoured.
+:class:`FakeCostMeter` (:mod:`.fake_cost`) fills the deployment budget's cost seam
+(:data:`tuner.study.budget.CostMeter`) with costs computed from the config's input size and width.
 """
 from __future__ import annotations
 
+from tuner.testing.fake_cost import FakeCostMeter
 from tuner.testing.fake_runner import (Curve, CurveFunction, FakeFailure, FakeRun, FakeRunner, config_of,
                                        learning_rate, learning_rate_curve, rising)
 
-__all__ = ["Curve", "CurveFunction", "FakeFailure", "FakeRun", "FakeRunner", "config_of", "learning_rate",
+__all__ = ["Curve", "CurveFunction", "FakeCostMeter", "FakeFailure", "FakeRun", "FakeRunner", "config_of", "learning_rate",
            "learning_rate_curve", "rising"]
