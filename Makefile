@@ -32,7 +32,7 @@ test: setup
 
 # Every test that needs no OD API training (the `odapi` marker is applied by the fixtures).
 test-fast: setup
-	$(PY) -m pytest tests -m "not odapi" $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not odapi" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 doctor: setup
 	$(PY) -m tuner.doctor
