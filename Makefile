@@ -25,14 +25,15 @@ demo-tflite: setup
 	$(PY) -m tflite.convert --study runs/demo --overwrite
 
 # Two pytest-xdist workers: a real-OD-API test keeps about one core busy (trainer and evaluator take
-# turns), so two run side by side in about the time of one; tests/conftest.py groups them.
+# turns), so two run side by side in about the time of one; tests/conftest.py hands each worker whole
+# modules (pytest_xdist_make_scheduler).
 TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 # Every test that needs no OD API training (the `odapi` marker is applied by the fixtures).
 test-fast: setup
-	$(PY) -m pytest tests -m "not odapi" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not odapi" -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 doctor: setup
 	$(PY) -m tuner.doctor

@@ -36,26 +36,36 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
 SHARED_FIXTURE_FOLDERS = ("tflite", "report", "data_convert")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
     """Mark every test that needs the real OD API (it uses the ``odapi`` fixture, directly or
     through a fixture that trains, such as ``trained_trial``) as ``odapi``, so that
-    ``make test-fast`` (``-m "not odapi"``) runs the rest.
-
-    Also put each test in an ``xdist_group`` (``make test`` runs two pytest-xdist workers with
-    ``--dist loadgroup``): its module, so a module-scoped fixture (a whole study) is built once,
-    or its folder for :data:`SHARED_FIXTURE_FOLDERS`. Without pytest-xdist the mark does nothing.
-    """
-    tests = Path(__file__).resolve().parent
+    ``make test-fast`` (``-m "not odapi"``) runs the rest."""
     for item in items:
         if "odapi" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.odapi)
-        try:
-            rel = Path(str(item.fspath)).resolve().relative_to(tests)
-        except ValueError:
-            continue
-        group = rel.parts[0] if rel.parts[0] in SHARED_FIXTURE_FOLDERS else rel.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def worker_group(nodeid: str) -> str:
+    """The pytest-xdist work unit of a test: its module (so that a module-scoped fixture, a whole
+    study, is built once), or its folder for :data:`SHARED_FIXTURE_FOLDERS`."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    return "/".join(parts[:2]) if len(parts) > 2 and parts[1] in SHARED_FIXTURE_FOLDERS else path
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without pytest-xdist it is never called
+def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
+    """``make test`` runs two pytest-xdist workers; each gets whole :func:`worker_group` units.
+
+    (xdist's own ``--dist loadgroup`` cannot be used: it renames the tests' node ids in a way
+    pytest 9 ignores, so the groups were silently split and the studies built twice.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return ByGroup(config, log)
 
 
 def odapi_available() -> str | None:
