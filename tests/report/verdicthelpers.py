@@ -1,8 +1,7 @@
 """Helpers for the report tests (imported by name; pytest puts this folder on sys.path).
 
-* :func:`make_run_dir`: a run directory holding a real Optuna study over existing trial
-  directories (``study.json`` + SQLite, trials made with ``optuna.trial.create_trial`` carrying
-  the user attributes :mod:`tflite.select` reads), as ``tests/tflite/conftest.py`` does.
+* :func:`make_run_dir` (from :mod:`tuner.testing.studies`): a run directory holding a real Optuna
+  study over existing trial directories, as ``tests/tflite/conftest.py`` uses it.
 * :func:`synthetic_images`: seeded images of ground truth and noisy detections for the pure tests.
 * :func:`run_report`: ``python -m tuner.report`` in a subprocess.
 * :func:`dashboard`: optuna-dashboard's WSGI app on a local port, and :func:`dashboard_trial_artifacts`
@@ -11,7 +10,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import subprocess
@@ -24,49 +22,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from tuner.testing.studies import MAP
+from tuner.testing.studies import TrialEntry as Entry
+from tuner.testing.studies import make_run_dir
+
 REPO = Path(__file__).resolve().parents[2]
-MAP = "DetectionBoxes_Precision/mAP"
-
-
-@dataclasses.dataclass(frozen=True)
-class Entry:
-    """One trial of a test study."""
-
-    trial_dir: Path | None
-    value: float | None = 0.1
-    checkpoint: str | None = "ckpt-1"
-    state: str = "COMPLETE"
-
-
-def make_run_dir(run_dir: Path, trials: list[Entry], name: str = "s") -> Path:
-    """Create ``run_dir`` holding a real Optuna study of ``trials`` (trial i is ``trials[i]``)."""
-    import optuna
-
-    from tuner.runinfo import Attr, RunInfo, sqlite_url
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    url = sqlite_url(run_dir)
-    known: dict[str, Any] = {"study_name": name, "storage": url, "base": "base.config", "train_data": "train.record",
-                             "eval_data": "eval.record", "label_map": "label_map.pbtxt", "steps": 30,
-                             "eval_every": 10, "objective": MAP}
-    RunInfo(**{f.name: known.get(f.name, 0 if f.type in ("int", int) else "")
-               for f in dataclasses.fields(RunInfo)}).save(run_dir)
-    study = optuna.create_study(study_name=name, storage=url, direction="maximize")
-    dist = {"lr": optuna.distributions.FloatDistribution(0.001, 0.5, log=True)}
-    for entry in trials:
-        state = optuna.trial.TrialState[entry.state]
-        attrs: dict[str, Any] = {Attr.BASELINE: False}
-        if entry.trial_dir is not None:
-            attrs[Attr.TRIAL_DIR] = str(entry.trial_dir)
-        if entry.checkpoint is not None:
-            attrs.update({Attr.BEST_CHECKPOINT: entry.checkpoint, Attr.BEST_STEP: 10,
-                          Attr.METRICS: {MAP: entry.value or 0.0}})
-        complete = state == optuna.trial.TrialState.COMPLETE
-        study.add_trial(optuna.trial.create_trial(
-            state=state, value=entry.value if complete else None, params={"lr": 0.05}, distributions=dist,
-            user_attrs=attrs, intermediate_values={10: entry.value} if complete and entry.value is not None else {}))
-    return run_dir
+__all__ = ["MAP", "REPO", "Entry", "make_run_dir", "synthetic_images", "run_module", "run_report", "dashboard",
+           "dashboard_trial_artifacts", "http_get", "cli_env"]
 
 
 def synthetic_images(seed: int = 0, n_images: int = 12, classes: tuple[int, ...] = (1, 2, 3), size: int = 200,

@@ -15,58 +15,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
+from tuner.testing.studies import MAP, TrialEntry
+from tuner.testing.studies import make_run_dir as make_study
+
 REPO = Path(__file__).resolve().parents[2]
-MAP = "DetectionBoxes_Precision/mAP"
-
-
-@dataclasses.dataclass
-class TrialEntry:
-    """One trial to put into a test study."""
-
-    trial_dir: Path | None
-    value: float | None = 0.1
-    checkpoint: str | None = "ckpt-1"
-    state: str = "COMPLETE"
-    params: dict[str, float] = dataclasses.field(default_factory=lambda: {"lr": 0.05})
-    baseline: bool = False
-    step: int = 10
-    intermediate: dict[int, float] = dataclasses.field(default_factory=dict)
-    attrs: dict[str, Any] = dataclasses.field(default_factory=dict)  # more user attributes (e.g. repeat_of)
-
-
-def make_study(run_dir: Path, trials: list[TrialEntry], name: str = "s") -> Path:
-    """Create a run directory holding a real Optuna study of ``trials``."""
-    import optuna
-
-    from tuner.runinfo import Attr, RunInfo, sqlite_url
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    url = sqlite_url(run_dir)
-    known: dict[str, Any] = {"study_name": name, "storage": url, "base": "base.config", "train_data": "train.record",
-                             "eval_data": "eval.record", "label_map": "label_map.pbtxt", "steps": 30,
-                             "eval_every": 10, "objective": MAP}
-    fields = dataclasses.fields(RunInfo)  # fields added later get a neutral value
-    RunInfo(**{f.name: known.get(f.name, 0 if f.type in ("int", int) else "") for f in fields}).save(run_dir)
-    study = optuna.create_study(study_name=name, storage=url, direction="maximize")
-    dist = {"lr": optuna.distributions.FloatDistribution(0.001, 0.5, log=True)}
-    for entry in trials:
-        state = optuna.trial.TrialState[entry.state]
-        attrs: dict[str, Any] = {Attr.BASELINE: entry.baseline, **entry.attrs}
-        if entry.trial_dir is not None:
-            attrs[Attr.TRIAL_DIR] = str(entry.trial_dir)
-        if entry.checkpoint is not None:
-            attrs.update({Attr.BEST_CHECKPOINT: entry.checkpoint, Attr.BEST_STEP: entry.step,
-                          Attr.METRICS: {MAP: entry.value or 0.0}})
-        study.add_trial(optuna.trial.create_trial(
-            state=state, value=entry.value if state == optuna.trial.TrialState.COMPLETE else None,
-            params=entry.params, distributions={k: dist[k] for k in entry.params}, user_attrs=attrs,
-            intermediate_values=entry.intermediate or ({entry.step: entry.value} if entry.value is not None else {})))
-    return run_dir
 
 
 @pytest.fixture(scope="session")
