@@ -1,11 +1,7 @@
-"""A real study with a confirmation on the OD API: 2 search trials (baseline + 1), then the
-baseline and that trial trained once more with other seeds (``--confirm 1 --repeats 1``: 2
-repeats, never pruned, never counted toward --n-trials), the pick the best mean, the chosen run
-and the baseline measured once on a held-out split.
-
-Sized for CI's time (each tiny trial costs minutes on a 2-core CPU): ``--confirm 2 --repeats 2``,
-a kill during the confirmation and the resume that redoes nothing are run on the fake runner
-(tests/study/test_fake_study.py), the bookkeeping on real storage in tests/study/test_confirm.py.
+"""A real study with ``--confirm 2 --repeats 2`` on the OD API: 2 search trials (baseline + 1,
+so the top 2 is that one trial), then the baseline and it trained twice more with other seeds
+(4 repeats, never pruned, never counted toward --n-trials), the pick the best mean, the chosen
+run and the baseline measured once on a held-out split; a second run redoes nothing.
 
 Every trial fine-tunes from the shared trained trial's checkpoint so that mAP is above zero
 and differs from seed to seed; the space varies the NMS score threshold.
@@ -44,28 +40,32 @@ def confirmed_study(tmp_path_factory, small_base, trained_trial):
     args = ("--base", str(small_base), "--space", str(space), "--steps", "10", "--eval-every", "10",
             "--n-trials", "2", "--sampler", "random", "--seed", "1", "--pruner", "none", "--no-fit-anchors",
             "--fine-tune-checkpoint", str(trial.model_dir / outcome.last_checkpoint),
-            "--confirm", "1", "--repeats", "1", "--test-data", str(test_set.eval_record),
+            "--confirm", "2", "--repeats", "2", "--test-data", str(test_set.eval_record),
             "--study-name", "confirm-test", "--run-dir", str(run_dir))
     first = run_study(*args, timeout=2400)
+    evaluated = sorted(run_dir.glob("trial-*/test_eval.json"))
+    mtimes = [p.stat().st_mtime_ns for p in evaluated]
+    again = run_study(*args, timeout=600)
+    assert [p.stat().st_mtime_ns for p in evaluated] == mtimes, "the test split was evaluated again on resume"
     study = optuna.load_study(study_name="confirm-test", storage=f"sqlite:///{run_dir / 'study.db'}")
-    return first, None, study, run_dir
+    return first, again, study, run_dir
 
 
 def test_the_leaders_are_repeated_with_their_parameters_and_new_seeds(confirmed_study) -> None:
     first, _again, study, _run_dir = confirmed_study
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     trials = study.get_trials()
-    assert len(trials) == 4, [(t.number, t.state, t.user_attrs.get(Attr.REPEAT_OF)) for t in trials]
+    assert len(trials) == 6, [(t.number, t.state, t.user_attrs.get(Attr.REPEAT_OF)) for t in trials]
     search = [t for t in trials if Attr.REPEAT_OF not in t.user_attrs]
     repeats = [t for t in trials if Attr.REPEAT_OF in t.user_attrs]
-    assert [t.number for t in search] == [0, 1] and len(repeats) == 2
+    assert [t.number for t in search] == [0, 1] and len(repeats) == 4
     assert all(t.state is TrialState.COMPLETE for t in trials)
     by_parent: dict[int, list] = {}
     for t in repeats:
         by_parent.setdefault(t.user_attrs[Attr.REPEAT_OF], []).append(t)
-    assert sorted(by_parent) == [0, 1] and all(len(runs) == 1 for runs in by_parent.values())
+    assert sorted(by_parent) == [0, 1] and all(len(runs) == 2 for runs in by_parent.values())
     seeds = [t.user_attrs[Attr.SEED] for t in trials]
-    assert len(set(seeds)) == 4  # every run its own training seed
+    assert len(set(seeds)) == 6  # every run its own training seed
     for parent_number, runs in by_parent.items():
         parent = trials[parent_number]
         for rep in runs:
@@ -85,10 +85,10 @@ def test_the_pick_is_the_best_mean_and_the_summary_says_it(confirmed_study) -> N
     assert pick["trial"] == best and pick["complete"]
     assert study.user_attrs[StudyAttr.BASELINE_NOISE]["runs"] == pytest.approx(
         [trials[0].value] + [t.value for t in trials if t.user_attrs.get(Attr.REPEAT_OF) == 0])
-    assert "confirmation: the baseline and the top 1 trials, 1 more run(s) each with other seeds (2 trials to run)" \
+    assert "confirmation: the baseline and the top 2 trials, 2 more run(s) each with other seeds (4 trials to run)" \
         in first.stdout
     assert f"pick: trial {best} (best mean {means[best]:.4f}); " in first.stdout
-    assert "noise: the baseline's 2 runs spread" in first.stdout
+    assert "noise: the baseline's 3 runs spread" in first.stdout
     chosen = select(resolve_study(str(run_dir)))
     runs = [trials[best]] + [t for t in trials if t.user_attrs.get(Attr.REPEAT_OF) == best]
     assert chosen.number == max(runs, key=lambda t: (t.value, -t.number)).number
@@ -107,3 +107,11 @@ def test_the_chosen_run_and_the_baseline_are_evaluated_once_on_the_test_split(co
     assert "held-out test split (never used for selection): mAP on eval (what selected it) vs on test" in first.stdout
     assert f"trial {best_run} (pick): eval {trials[best_run].value:.4f}, test " in first.stdout
     assert "lift on test: " in first.stdout or best_run == 0
+
+
+def test_running_it_again_redoes_nothing(confirmed_study) -> None:
+    _first, again, study, _run_dir = confirmed_study
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(study.get_trials()) == 6
+    assert "trials to run)" not in again.stdout  # no confirmation phase ran ...
+    assert "pick: trial" in again.stdout  # ... and the summary still gives the pick
