@@ -51,7 +51,7 @@ from typing import Sequence
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
-from tuner import events  # noqa: E402
+from tuner import events, tfquiet  # noqa: E402
 from tuner.cli import OneLineParser  # noqa: E402
 from tuner.config.errors import ConfigError  # noqa: E402
 from tuner.config.io import write_text_atomic  # noqa: E402
@@ -150,8 +150,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
         for seed in (args.seed, args.seed + args.runs - 1):
             TrialSpec("", Path("."), args.steps, args.eval_every, seed=seed).validate()
         checkpoint = checkpoint_arg(args.fine_tune_checkpoint)
-        text, note = prepare_config(args.base, args.train_data, args.eval_data, args.label_map,
-                                    fine_tune_checkpoint=checkpoint)
+        with tfquiet.quietly():  # locating or generating the demo data imports TensorFlow: its start-up stays quiet
+            text, note = prepare_config(args.base, args.train_data, args.eval_data, args.label_map,
+                                        fine_tune_checkpoint=checkpoint)
     except (TrialSpecError, DataError, ConfigError) as exc:
         raise BenchError(str(exc)) from None
     out = Path(args.out).resolve()
