@@ -15,7 +15,6 @@ with code 2 and write nothing.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -34,7 +33,7 @@ TF_LOG = "tensorflow.log"
 
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> OneLineParser:
     p = OneLineParser(prog="python -m tflite.convert",
                                 description="Convert a study's best trial to measured TFLite models.")
     p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
@@ -58,10 +57,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error, already printed as one line
-        return EXIT_BAD_INPUT if exc.code else 0
+    args, code = _parser().parse_or_exit_code(argv)
+    if args is None:
+        return code
     from tflite.pipeline import Options, run
 
     try:

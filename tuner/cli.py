@@ -25,6 +25,14 @@ class OneLineParser(argparse.ArgumentParser):
         sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
         raise SystemExit(EXIT_USAGE)
 
+    def parse_or_exit_code(self, argv: Sequence[str] | None = None) -> tuple[argparse.Namespace | None, int]:
+        """``(arguments, 0)``; or ``(None, exit code)`` after ``--help`` (0) or a usage error (already
+        printed as one line; :data:`EXIT_USAGE`), for a ``main`` that returns its exit code."""
+        try:
+            return self.parse_args(argv), EXIT_OK
+        except SystemExit as exc:
+            return None, EXIT_USAGE if exc.code else EXIT_OK
+
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print ``error: MESSAGE`` as one line on stderr and exit with ``code``."""

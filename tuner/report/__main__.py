@@ -17,7 +17,6 @@ Bad input prints one line ``error: what: where; how to fix`` on stderr and exits
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -35,7 +34,7 @@ PROG = "python -m tuner.report"
 
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description="Per-class verdict (AP, PR curves, operating points) on a study's chosen "
                                        "trial, its checkpoint and TFLite variants, attached to the trial.")
     p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
@@ -63,10 +62,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error, already printed as one line
-        return EXIT_BAD_INPUT if exc.code else 0
+    args, code = _parser().parse_or_exit_code(argv)
+    if args is None:
+        return code
     from tuner.report.pipeline import Options, run
 
     options = Options(study=args.study, storage=args.storage, trial=args.trial,

@@ -28,7 +28,7 @@ from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare
 
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> OneLineParser:
     p = OneLineParser(prog="python -m tuner.study", description=__doc__.splitlines()[0])
     p.add_argument("--base", required=True, help="base pipeline.config: a path or a name in pipelines/")
     p.add_argument("--space", help="search-space YAML (default: pipelines/spaces/ssd.yaml)")
@@ -115,10 +115,9 @@ def _log_unexpected(exc: BaseException, prepared: Prepared | None) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what happened
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error, already printed as one line (2)
-        return 2 if exc.code else 0
+    args, code = parser.parse_or_exit_code(argv)
+    if args is None:
+        return code
     if args.n_trials is None and args.timeout is None:
         args.n_trials = 10
     tfquiet.set_verbose(args.verbose)
