@@ -52,9 +52,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tflite.errors import StudyError  # noqa: E402
 from tflite.select import resolve_study  # noqa: E402
-from tuner.cli import OneLineParser  # noqa: E402
+from tuner.cli import OneLineParser, text_table  # noqa: E402
 from tuner.runinfo import sqlite_path  # noqa: E402
-from tuner.cli import text_table  # noqa: E402
 from tuner.study.storage import redact  # noqa: E402
 
 EXIT_BAD_INPUT = 2
@@ -464,8 +463,6 @@ def render_pooled(studies: Sequence[StudyCurves], pooled: Sequence[PooledRow],
                     [(name, *("-" if (m := next((c for c in cs if c.step == step), None)) is None or m.rho is None
                               else f"{m.rho:+.2f}" for step in steps)) for name, cs in corr])
     return "\n".join(lines)
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,10 +65,10 @@ sys.path[:0] = [str(REPO), str(BENCH)]
 
 from search_results import (StudyResult, read_study, render, repeats, summary_rows, to_json, trial_count,  # noqa: E402
                             verdict)
+from tuner import atomic  # noqa: E402
 from tuner.cli import OneLineParser  # noqa: E402
 from tuner.config.io import write_text_atomic  # noqa: E402
 from tuner.data import shapes  # noqa: E402
-from tuner.outcome import write_json_atomic  # noqa: E402
 from tuner.paths import PIPELINES_DIR  # noqa: E402
 from tuner.study.compute import duration  # noqa: E402
 
@@ -342,13 +342,11 @@ def run_all(plan: Plan) -> list[StudyResult]:
             code, seconds = run_study(plan.command(sampler, seed), log)
             if trial_count(run_dir, name) != before:
                 timings[name] = timings.get(name, 0.0) + seconds
-                write_json_atomic(timings_path, timings)
+                atomic.write_json(timings_path, timings)
             print(f"[bench] {name}: exit {code} after {duration(seconds)}", file=sys.stderr, flush=True)
             results.append(read_study(sampler, seed, run_dir, name, code, last_line(log) if code else "",
                                       timings.get(name, 0.0)))
     return results
-
-
 
 
 def build_parser() -> OneLineParser:

@@ -18,10 +18,10 @@ from typing import Any, Iterable, Sequence
 import optuna
 from optuna.trial import TrialState
 
+from tuner.cli import text_table
 from tuner.runinfo import SQLITE_FILE, Attr
 from tuner.study import report
 from tuner.study.compute import duration
-from tuner.cli import text_table
 
 BASELINE = "baseline"
 

@@ -51,14 +51,13 @@ from typing import Sequence
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
-from tuner import events, tfquiet  # noqa: E402
-from tuner.cli import OneLineParser  # noqa: E402
+from tuner import atomic, events, tfquiet  # noqa: E402
+from tuner.cli import OneLineParser, text_table  # noqa: E402
 from tuner.config.errors import ConfigError  # noqa: E402
 from tuner.config.io import write_text_atomic  # noqa: E402
 from tuner.data.demo import DataError, prepare_config  # noqa: E402
-from tuner.outcome import Status, TrialOutcome, write_json_atomic  # noqa: E402
+from tuner.outcome import Status, TrialOutcome  # noqa: E402
 from tuner.paths import PIPELINES_DIR  # noqa: E402
-from tuner.cli import text_table  # noqa: E402
 from tuner.trial import RESULT_FILE, TrialSpec, TrialSpecError  # noqa: E402
 
 DEFAULT_CHECKPOINT = PIPELINES_DIR / "checkpoints" / "shapes_pretrained" / "ckpt"
@@ -171,7 +170,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     config = out / CONFIG_FILE
     if not config.is_file() or config.read_text() != text:
         write_text_atomic(config, text)
-    write_json_atomic(plan_file, identity)
+    atomic.write_json(plan_file, identity)
     return Plan(out, config, args.steps, args.eval_every, args.runs, args.seed, note)
 
 
@@ -238,8 +237,6 @@ def render(runs: Sequence[Run]) -> str:
             reason = run.outcome.reason if run.outcome else f"no result.json; see {run.log}"
             lines.append(f"{run.setting.label}, run {run.index + 1} (seed {run.seed}) did not complete: {reason}")
     return "\n".join(lines)
-
-
 
 
 def build_parser() -> OneLineParser:

@@ -23,19 +23,17 @@ from pathlib import Path
 from typing import Sequence
 
 from tflite.console import quiet
-from tuner.cli import OneLineParser
 from tflite.errors import EXIT_BAD_INPUT, ConvertError
 from tflite.quantize import parse_variants
+from tuner.cli import OneLineParser
 
 #: TensorFlow's own output during the conversion (C++ logs, converter summaries), kept in --out.
 TF_LOG = "tensorflow.log"
 
 
-
-
 def _parser() -> OneLineParser:
     p = OneLineParser(prog="python -m tflite.convert",
-                                description="Convert a study's best trial to measured TFLite models.")
+                      description="Convert a study's best trial to measured TFLite models.")
     p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: the run directory's)")
     p.add_argument("--trial", type=int, default=None, help="trial number (default: the best completed trial)")

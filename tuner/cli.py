@@ -34,12 +34,6 @@ class OneLineParser(argparse.ArgumentParser):
             return None, EXIT_USAGE if exc.code else EXIT_OK
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """Print ``error: MESSAGE`` as one line on stderr and exit with ``code``."""
-    sys.stderr.write(f"error: {message}\n")
-    raise SystemExit(code)
-
-
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """A plain-text table: the header, a rule, then the rows, columns padded to their widest cell."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]

@@ -4,10 +4,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-import os
 from typing import Any, Mapping
-
-from tuner import atomic
 
 
 class Status(str, enum.Enum):
@@ -93,7 +90,3 @@ class TrialOutcome:
             deterministic=bool(data.get("deterministic", False)),
         )
 
-
-def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (:func:`tuner.atomic.write_json`)."""
-    atomic.write_json(path, data)

@@ -18,7 +18,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from tuner.outcome import write_json_atomic
+from tuner import atomic
 
 RUN_INFO_FILE = "study.json"
 BASE_CONFIG_FILE = "base.config"
@@ -102,7 +102,7 @@ class RunInfo:
     space_sha256: str = ""     # ... and the SHA-256 of its content ("" in run dirs of older versions)
 
     def save(self, run_dir: str | Path) -> None:
-        write_json_atomic(Path(run_dir) / RUN_INFO_FILE, dataclasses.asdict(self))
+        atomic.write_json(Path(run_dir) / RUN_INFO_FILE, dataclasses.asdict(self))
 
     @classmethod
     def load(cls, run_dir: str | Path) -> RunInfo:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from pathlib import Path
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
+from studyhelpers import fake_study_settings
 from tuner.runinfo import Attr
 from tuner.study import runner as runner_mod
-from studyhelpers import fake_study_settings
 from tuner.study.anchors import AnchorPlan
 from tuner.study.budget import Budget, DeployVariant
 from tuner.study.inputs import StudyInputError, StudySettings, prepare
@@ -93,7 +94,7 @@ def test_a_size_budget_names_what_is_over() -> None:
 def test_bad_budget_flags_stop_the_study_before_anything_is_written(settings, change, message) -> None:
     with pytest.raises(StudyInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         prepare(dataclasses.replace(settings, **change))
-    assert not (settings.run_dir and __import__("pathlib").Path(settings.run_dir).exists())
+    assert not Path(settings.run_dir).exists()
 
 
 def test_the_deploy_variant_is_an_enum_of_what_the_cost_measures() -> None:

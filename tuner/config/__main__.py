@@ -29,7 +29,7 @@ from typing import Sequence
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
-from tuner.cli import OneLineParser
+from tuner.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser
 from tuner.config.diff import diff, format_diff
 from tuner.config.edits import dataset_files
 from tuner.config.errors import ConfigError
@@ -38,9 +38,7 @@ from tuner.config.lint import format_findings, has_errors, lint
 from tuner.config.paths import add_value, get_value, remove_value, set_value
 from tuner.config.plan import Dataset, EditPlan, apply_plan
 
-EXIT_OK, EXIT_LINT, EXIT_USAGE = 0, 1, 2
-
-
+EXIT_LINT = EXIT_FAILED  # the config has lint errors
 
 
 def _assignment(text: str) -> tuple[str, str]:
@@ -70,7 +68,7 @@ def _write_or_print(cfg: Message, out: str | None) -> None:
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m tuner.config",
-                     description="Schema-checked editor for TF OD API pipeline.config files.")
+                           description="Schema-checked editor for TF OD API pipeline.config files.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     sub.add_parser("show", help="print the config in canonical text format").add_argument("config")
     get = sub.add_parser("get", help="print the value at a dotted path")

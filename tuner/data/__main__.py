@@ -20,13 +20,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from tuner.cli import OneLineParser
+from tuner.cli import EXIT_OK, EXIT_USAGE, OneLineParser
 from tuner.data.formats import Format
 from tuner.data.split import DEFAULT_SPLIT
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
-
-
+EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:

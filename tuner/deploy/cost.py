@@ -265,7 +265,6 @@ def _config_text(cfg: Any) -> str:
     return dumps(cfg)
 
 
-
 def _run_child(request: dict[str, Any], cache: Path, key: str, timeout: float) -> tuple[dict[str, Any], float]:
     """Run :mod:`tuner.deploy._measure` on ``request``; return (its result, wall seconds).
 

@@ -25,18 +25,16 @@ from pathlib import Path
 from typing import Sequence
 
 from tflite.console import quiet
-from tuner.cli import OneLineParser
 from tflite.errors import EXIT_BAD_INPUT, ConvertError
+from tuner.cli import OneLineParser
 
 TF_LOG = "tensorflow.log"
 PROG = "python -m tuner.report"
 
 
-
-
 def _parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description="Per-class verdict (AP, PR curves, operating points) on a study's chosen "
-                                       "trial, its checkpoint and TFLite variants, attached to the trial.")
+                                             "trial, its checkpoint and TFLite variants, attached to the trial.")
     p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: the run directory's)")
     p.add_argument("--trial", type=int, default=None,

@@ -64,9 +64,9 @@ class Manifest:
     artifacts: tuple[Artifact, ...]
 
     def save(self, directory: Path) -> None:
-        from tuner.outcome import write_json_atomic
+        from tuner import atomic
 
-        write_json_atomic(directory / MANIFEST, {**dataclasses.asdict(self),
+        atomic.write_json(directory / MANIFEST, {**dataclasses.asdict(self),
                                                  "artifacts": [a.to_json() for a in self.artifacts]})
 
     @classmethod

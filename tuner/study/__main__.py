@@ -26,8 +26,6 @@ from tuner.study.inputs import SamplerName
 from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare, run
 
 
-
-
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog="python -m tuner.study", description=__doc__.splitlines()[0])
     p.add_argument("--base", required=True, help="base pipeline.config: a path or a name in pipelines/")

@@ -174,13 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tuner.odapi  # noqa: F401  (the compat shims, before any OD API decoder or model code)
     from tflite import measure, records as recordsmod
     from tflite.model import CheckpointModel, load_config
-    from tuner.outcome import write_json_atomic
+    from tuner import atomic
 
     cfg = load_config(args.config)
     model = CheckpointModel(cfg, args.checkpoint, args.config)
     examples = recordsmod.load_examples(list(args.records), 0, "test")
     accuracy = measure.coco_accuracy(lambda e: model.detect(e.image), examples, recordsmod.categories(args.label_map))
-    write_json_atomic(args.out, {**accuracy.metrics, "images": accuracy.images})
+    atomic.write_json(args.out, {**accuracy.metrics, "images": accuracy.images})
     return 0
 
 

@@ -24,7 +24,8 @@ import time
 from typing import Any, Callable, Iterator
 
 from tuner import config as cfgmod
-from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome, write_json_atomic
+from tuner import atomic
+from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome
 from tuner.trial.base import TrialRun
 from tuner.trial.runner import CONFIG_FILE, LOG_DIR, RESULT_FILE, TrialSpec
 
@@ -178,7 +179,7 @@ class FakeRun(TrialRun):
             last_checkpoint=_checkpoint(trained, self.spec) if trained else None, wall_seconds=round(wall, 3),
             log_tail=reason if status is Status.FAILED else "", steps_trained=trained, seed=self.spec.seed,
             deterministic=self.spec.deterministic)
-        write_json_atomic(self.trial_dir / RESULT_FILE, outcome.to_json())
+        atomic.write_json(self.trial_dir / RESULT_FILE, outcome.to_json())
         return outcome
 
 

@@ -33,9 +33,9 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from tuner import events, retention
+from tuner import atomic, events, retention
 from tuner.protocol import EXIT_CONFIG_REJECTED, EXIT_OUT_OF_MEMORY, read_ledger
-from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome, write_json_atomic
+from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome
 from tuner.trial.base import TrialRun
 
 RESULT_FILE = "result.json"
@@ -376,7 +376,7 @@ class Trial(TrialRun):
             last_checkpoint=last, wall_seconds=round(wall, 2), steps_trained=trained,
             seed=self.spec.seed, deterministic=self.spec.deterministic,
             log_tail=_tail(self.log_dir / f"{log_name}.log") if status is Status.FAILED else "")
-        write_json_atomic(self.trial_dir / RESULT_FILE, outcome.to_json())
+        atomic.write_json(self.trial_dir / RESULT_FILE, outcome.to_json())
         return outcome
 
 
