@@ -36,7 +36,7 @@ def _parser() -> OneLineParser:
                       description="Convert a study's best trial to measured TFLite models.")
     p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: the run directory's)")
-    p.add_argument("--trial", type=int, default=None, help="trial number (default: the best completed trial)")
+    p.add_argument("--trial", type=int, default=None, help="trial number, e.g. any member of a multi-objective study's Pareto front (default: the confirmed pick, else the best completed trial by mAP)")
     p.add_argument("--out", default=None, help="output directory (default: <run dir>/tflite-trial-NNNN)")
     p.add_argument("--variants", default="fp32,fp16,dynamic,int8", help="comma-separated subset of fp32,fp16,dynamic,int8")
     p.add_argument("--representative-count", type=int, default=100, help="training images for int8 calibration")

@@ -4,7 +4,8 @@
 its storage is used unless ``--storage`` is given) or a study name in ``--storage``. The
 trial is, unless ``--trial N`` names one, the best run of the study's confirmed pick (the
 leader with the best mean over its repeated runs, :mod:`tuner.study.confirm`), or the best
-completed trial (by the study's direction) in a study without a confirmation;
+completed trial (by mAP, the first objective of a multi-objective study) in a study without a
+confirmation;
 its checkpoint is the best-mAP checkpoint recorded in the trial's user attributes
 (:data:`tuner.runinfo.Attr.BEST_CHECKPOINT`), not the trial's latest.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from tflite.errors import StudyError
 from tuner.runinfo import (RUN_INFO_FILE, SQLITE_FILE, Attr, RunInfo, RunInfoError, StudyAttr, is_run_dir_sqlite,
-                           sqlite_path, sqlite_url, trial_dir_name)
+                           map_value, sqlite_path, sqlite_url, trial_dir_name)
 from tuner.trial import CONFIG_FILE, MODEL_DIR
 
 
@@ -146,6 +147,11 @@ def _trial_dir(attrs: dict[str, Any], ref: StudyRef, number: int) -> Path:
     return path
 
 
+def _mAP(trial: Any) -> float:
+    """The trial's mAP (its first value in a multi-objective study); NaN when it has none."""
+    return _finite(map_value(trial))
+
+
 def _finite(value: Any) -> float:
     try:
         number = float(value)
@@ -178,16 +184,17 @@ def select(ref: StudyRef, trial: int | None = None) -> Selection:
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     if trial is None:
         candidates = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE
-                      and t.value is not None and math.isfinite(t.value)
+                      and math.isfinite(_mAP(t))
                       and t.user_attrs.get(Attr.BEST_CHECKPOINT)]
         if not candidates:
             raise StudyError("no completed trial with a checkpoint", where,
                              "let at least one trial complete (python -m tuner.study) or pick one with --trial N")
-        sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+        # mAP is the first objective; a multi-objective study (mAP, latency/size) hands back its best mAP
+        sign = 1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1.0
         chosen, why = _confirmed(study, candidates, sign)
         if chosen is None:
-            chosen = max(candidates, key=lambda t: (sign * float(t.value), -t.number))
-            why = f"the best completed trial (mAP {float(chosen.value):.4f}, a single run)"
+            chosen = max(candidates, key=lambda t: (sign * _mAP(t), -t.number))
+            why = f"the best completed trial (mAP {_mAP(chosen):.4f}, a single run)"
     else:
         found = [t for t in study.trials if t.number == trial]
         if not found:
@@ -208,7 +215,7 @@ def select(ref: StudyRef, trial: int | None = None) -> Selection:
     selection = Selection(
         study=ref, number=chosen.number, trial_dir=trial_dir, checkpoint=str(checkpoint),
         best_step=_step(attrs.get(Attr.BEST_STEP)),
-        value=_finite(chosen.value), params=dict(chosen.params),
+        value=_mAP(chosen), params=dict(chosen.params),
         metrics={k: _finite(v) for k, v in dict(attrs.get(Attr.METRICS) or {}).items()},
         baseline=_baseline(study), why=why)
     if not selection.config_path.is_file():
@@ -230,17 +237,17 @@ def _confirmed(study: Any, candidates: list[Any], sign: float) -> tuple[Any, str
     runs = [t for t in candidates if t.number == pick or t.user_attrs.get(Attr.REPEAT_OF) == pick]
     if not runs:
         return None, ""
-    best = max(runs, key=lambda t: (sign * float(t.value), -t.number))
-    mean = sum(float(t.value) for t in runs) / len(runs)
+    best = max(runs, key=lambda t: (sign * _mAP(t), -t.number))
+    mean = sum(_mAP(t) for t in runs) / len(runs)
     which = "the trial itself" if best.number == pick else f"its repeat trial {best.number}"
     return best, (f"the confirmed pick, trial {pick} (mean mAP {mean:.4f} over {len(runs)} runs); its best run is "
-                  f"{which} (mAP {float(best.value):.4f})")
+                  f"{which} (mAP {_mAP(best):.4f})")
 
 
 def _baseline(study: Any) -> tuple[int, float] | None:
     for t in study.trials:
-        if t.user_attrs.get(Attr.BASELINE) and t.value is not None:
-            return t.number, float(t.value)
+        if t.user_attrs.get(Attr.BASELINE) and t.values:
+            return t.number, _mAP(t)
     return None
 
 

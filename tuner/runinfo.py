@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 from tuner import atomic
 
@@ -62,6 +63,14 @@ class StudyAttr:
 
 def trial_dir_name(number: int) -> str:
     return f"trial-{number:04d}"
+
+
+def map_value(trial: Any) -> float | None:
+    """A finished trial's mAP: its objective value, the first of its values in a multi-objective
+    study (``--objectives map,latency``: mAP, then latency; Optuna's ``trial.value`` refuses a
+    multi-objective trial). ``None`` for a trial without values (pruned, failed, running)."""
+    values = trial.values
+    return None if not values else float(values[0])
 
 
 def sqlite_url(run_dir: str | Path) -> str:

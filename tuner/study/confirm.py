@@ -29,7 +29,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner.cli import text_table
-from tuner.runinfo import Attr, StudyAttr
+from tuner.runinfo import Attr, StudyAttr, map_value
 from tuner.study import storage as storagemod
 
 #: Default ``--confirm``: the baseline and the 2 best trials are repeated ...
@@ -47,7 +47,8 @@ def is_repeat(trial: FrozenTrial | optuna.Trial) -> bool:
 
 
 def _complete(trial: FrozenTrial) -> bool:
-    return trial.state is TrialState.COMPLETE and trial.value is not None and math.isfinite(trial.value)
+    value = map_value(trial)
+    return trial.state is TrialState.COMPLETE and value is not None and math.isfinite(value)
 
 
 def leaders(trials: Sequence[FrozenTrial], k: int) -> list[FrozenTrial]:
@@ -56,7 +57,7 @@ def leaders(trials: Sequence[FrozenTrial], k: int) -> list[FrozenTrial]:
     search = [t for t in trials if _complete(t) and not is_repeat(t)]
     bases = [t for t in search if t.user_attrs.get(Attr.BASELINE)]
     others = sorted((t for t in search if not t.user_attrs.get(Attr.BASELINE)),
-                    key=lambda t: (-float(t.value), t.number))  # type: ignore[arg-type]
+                    key=lambda t: (-(map_value(t) or 0.0), t.number))
     return bases[-1:] + others[:max(0, k)]
 
 
@@ -184,7 +185,7 @@ def confirm(trials: Sequence[FrozenTrial], k: int, repeats: int) -> Confirmation
     for parent in leaders(trials, k):
         runs = [parent, *sorted(by_parent.get(parent.number, []), key=lambda t: t.number)]
         found.append(Leader(parent.number, bool(parent.user_attrs.get(Attr.BASELINE)), tuple(
-            Run(t.number, float(t.value), t.user_attrs.get(Attr.SEED),  # type: ignore[arg-type]
+            Run(t.number, map_value(t) or 0.0, t.user_attrs.get(Attr.SEED),
                 t.user_attrs.get(Attr.BEST_CHECKPOINT)) for t in runs)))
     return Confirmation(tuple(found), repeats)
 

@@ -28,7 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner.config.errors import ConfigError
 from tuner.config.records import expand_input_paths
-from tuner.runinfo import Attr, StudyAttr
+from tuner.runinfo import Attr, StudyAttr, map_value
 from tuner.study.confirm import is_repeat
 from tuner.trial import CONFIG_FILE, LOG_DIR, MODEL_DIR
 
@@ -111,9 +111,9 @@ def chosen(study: optuna.Study) -> FrozenTrial | None:
     pick = (study.user_attrs.get(StudyAttr.CONFIRMED_PICK) or {}).get("best_run")
     if pick in trials:
         return trials[pick]
-    done = [t for t in trials.values() if t.state is TrialState.COMPLETE and t.value is not None
+    done = [t for t in trials.values() if t.state is TrialState.COMPLETE and t.values
             and not is_repeat(t) and t.user_attrs.get(Attr.BEST_CHECKPOINT)]
-    return max(done, key=lambda t: (float(t.value), -t.number)) if done else None  # type: ignore[arg-type]
+    return max(done, key=lambda t: (map_value(t) or 0.0, -t.number)) if done else None
 
 
 def _baseline(study: optuna.Study) -> FrozenTrial | None:
@@ -140,7 +140,8 @@ def run(study: optuna.Study, run_dir: Path, records: list[str], label_map: str) 
             study.set_user_attr(StudyAttr.TEST_METRICS, {**(study.user_attrs.get(StudyAttr.TEST_METRICS) or {}),
                                                           str(trial.number): stored})
         metrics = stored["metrics"]
-        selected = math.nan if trial.value is None else float(trial.value)
+        value = map_value(trial)
+        selected = math.nan if value is None else value
         results.append(HeldOutResult(trial.number, role, selected, float(metrics[MAP]),
                                      float(metrics.get(MAP50, math.nan)), int(metrics.get("images", 0))))
     return results
