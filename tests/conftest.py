@@ -42,7 +42,7 @@ SHARED_FIXTURE_FOLDERS = ("tflite", "report", "data_convert")
 SLOWEST_FIRST = (
     "tests/study/test_confirm_study.py", "tests/bench/test_search_bench.py", "tests/report", "tests/tflite",
     "tests/study/test_pruning_study.py", "tests/study/test_anchors_study.py", "tests/study/test_resume.py",
-    "tests/study/test_budget_study.py", "tests/study/test_postgres.py", "tests/test_data_pretrain.py",
+    "tests/study/test_budget_study.py", "tests/study/test_objectives_study.py", "tests/study/test_postgres.py", "tests/test_data_pretrain.py",
     "tests/odapi/test_seeding.py", "tests/odapi/test_freeze.py", "tests/study/test_jobs.py",
     "tests/study/test_converted_study.py", "tests/study/test_objective.py",
 )

@@ -21,6 +21,7 @@ from tuner.cli import OneLineParser
 from tuner.runinfo import LOG_FILE
 from tuner.study.budget import DeployVariant
 from tuner.study.confirm import CONFIRM, REPEATS
+from tuner.study.objectives import Objectives, ObjectivesError
 from tuner.study.pruning import MIN_DECISIONS, PrunerKind
 from tuner.study.inputs import SamplerName
 from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare, run
@@ -85,10 +86,21 @@ def build_parser() -> OneLineParser:
                         help="the TFLite variant the budget is measured on (default %(default)s)")
     budget.add_argument("--deploy-threads", type=int, default=2, metavar="N",
                         help="TFLite interpreter threads for the latency (default %(default)s)")
+    budget.add_argument("--objectives", default="map", type=_objectives, metavar="map|map,latency|map,size",
+                        help="map (default): maximize mAP; map,latency or map,size: a multi-objective study that also "
+                             "minimizes the deployed model's latency or size (costed before training), ends with a "
+                             "Pareto front and cannot prune (Optuna cannot prune multi-objective studies)")
     budget.add_argument("--cost-cache", metavar="DIR",
                         help="where each architecture's cost is cached (default: <run dir>/cost-cache); share one "
                              "directory between studies on the same machine to measure each architecture once")
     return p
+
+
+def _objectives(text: str) -> Objectives:
+    try:
+        return Objectives.parse(text)
+    except ObjectivesError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--objectives ")) from None
 
 
 def _log_unexpected(exc: BaseException, prepared: Prepared | None) -> Path:
@@ -130,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fit_anchors=args.fit_anchors, deterministic=args.deterministic, confirm=args.confirm, repeats=args.repeats,
         test_data=args.test_data, max_latency_ms=args.max_latency_ms, max_size_kb=args.max_size_kb,
         deploy_variant=DeployVariant(args.deploy_variant), deploy_threads=args.deploy_threads,
-        cost_cache=args.cost_cache)
+        cost_cache=args.cost_cache, objectives=args.objectives)
     prepared = None
     try:
         with tfquiet.quietly():  # generating the demo data imports TensorFlow: its start-up lines stay off ours
@@ -147,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unexpected {type(exc).__name__}: {first}; the traceback is in {log} (please report it "
               "with that file)", file=sys.stderr)
         return 1
-    completed = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
+    completed = [t for t in study.get_trials(deepcopy=False) if t.values]
     return 0 if completed else 1
 
 

@@ -100,6 +100,11 @@ class Budget:
                 "each architecture is costed before training (cached), a variant over budget ends as infeasible "
                 "without training")
 
+    def describe_costing(self) -> str:
+        """The start line of a study that costs every trial without limits (a cost objective)."""
+        return (f"deployment cost: each architecture is costed before training as {self.variant.value} TFLite at "
+                f"{self.threads} threads (cached); no limit is set (--max-latency-ms/--max-size-kb add one)")
+
 
 def real_meter(budget: Budget, cache: Path, calibration_records: Sequence[str] | None = None) -> CostMeter:
     """The study's meter: :func:`measure_cost` with the budget's variant and threads, cached in

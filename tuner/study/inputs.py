@@ -27,6 +27,7 @@ from tuner.study import holdout
 from tuner.study.budget import Budget, DeployVariant
 from tuner.study.confirm import CONFIRM, REPEATS
 from tuner.study.anchors import AnchorPlan
+from tuner.study.objectives import Objectives, ObjectivesError
 from tuner.study.anchors import plan as anchor_plan
 from tuner.study.pruning import PrunerKind, PruningError, PruningPlan, plan
 from tuner.study.storage import StorageError, open_storage, redact
@@ -82,6 +83,12 @@ class StudySettings:
     deploy_variant: DeployVariant = DeployVariant.INT8  # a name (str) is accepted: prepare() checks and converts it
     deploy_threads: int = 2
     cost_cache: str | None = None  # default: <run dir>/cost-cache
+    objectives: Objectives = Objectives()  # --objectives; its text (map,latency) is accepted: prepare() parses it
+
+    @property
+    def costed(self) -> bool:
+        """Whether every trial's architecture is costed before training (a budget or a cost objective)."""
+        return self.budget.active or self.objectives.multi
 
     @property
     def budget(self) -> Budget:
@@ -127,7 +134,7 @@ def _check_settings(s: StudySettings) -> None:
 
 
 def _with_names(s: StudySettings) -> StudySettings:
-    """``s`` with its sampler and pruner as enums.
+    """``s`` with its sampler and pruner as enums and its objectives parsed.
 
     Raises:
         StudyInputError: an unknown sampler or pruner name (never a silent fallback).
@@ -140,7 +147,11 @@ def _with_names(s: StudySettings) -> StudySettings:
         pruner = PrunerKind.parse(s.pruner)
     except PruningError as exc:
         raise StudyInputError(str(exc)) from None
-    return dataclasses.replace(s, sampler=sampler, pruner=pruner)
+    try:
+        objectives = s.objectives if isinstance(s.objectives, Objectives) else Objectives.parse(s.objectives)
+    except ObjectivesError as exc:
+        raise StudyInputError(str(exc)) from None
+    return dataclasses.replace(s, sampler=sampler, pruner=pruner, objectives=objectives)
 
 
 def prepare(settings: StudySettings) -> Prepared:
@@ -154,7 +165,7 @@ def prepare(settings: StudySettings) -> Prepared:
     space_path = Path(s.space) if s.space else DEFAULT_SPACE
     try:
         TrialSpec("", Path("."), s.steps, s.eval_every).validate()
-        pruning = plan(s.pruner, s.steps, s.eval_every, prune_after=s.prune_after, min_trials=s.prune_min_trials)
+        pruning = _pruning(s)
         base_path = resolve_base(s.base)
         raw_base = cfgmod.load(base_path)
         space = spacemod.load_space(space_path)
@@ -174,11 +185,12 @@ def prepare(settings: StudySettings) -> Prepared:
             FileExistsError) as exc:
         raise StudyInputError(str(exc)) from None
     base_cfg = cfgmod.loads(base_text)
-    if s.budget.active:
+    if s.costed:
         try:
             check_exportable(base_cfg)
         except CostError as exc:
-            raise StudyInputError(f"--max-latency-ms/--max-size-kb: {exc}") from None
+            flags = f"--objectives {s.objectives.text}" if s.objectives.multi else "--max-latency-ms/--max-size-kb"
+            raise StudyInputError(f"{flags}: {exc}") from None
     reader = base_cfg.train_input_reader
     info = RunInfo(study_name=name, storage=s.storage or sqlite_url(run_dir), base=str(base_path.resolve()),
                    train_data=",".join(reader.tf_record_input_reader.input_path),
@@ -198,6 +210,23 @@ def prepare(settings: StudySettings) -> Prepared:
         raise StudyInputError(f"{run_dir} holds trials of study '{name}', but {redact(info.storage)} has no such study "
                               f"(deleted?); start it again with another --run-dir, or delete {run_dir}")
     return Prepared(s, info, run_dir, base_cfg, base_text, space, note, pruning, test_records)
+
+
+def _pruning(s: StudySettings) -> PruningPlan:
+    """The study's pruning plan: off, said at start, in a multi-objective study.
+
+    Raises:
+        PruningError: a pruning setting is out of range.
+        StudyInputError: a pruner was asked for in a multi-objective study (Optuna cannot prune one).
+    """
+    pruning = plan(s.pruner, s.steps, s.eval_every, prune_after=s.prune_after, min_trials=s.prune_min_trials)
+    if not s.objectives.multi:
+        return pruning
+    if s.pruner not in (PrunerKind.AUTO, PrunerKind.NONE):
+        raise StudyInputError(f"--pruner {s.pruner} cannot prune --objectives {s.objectives.text}: Optuna cannot prune "
+                              "a multi-objective study (optuna#3450); drop --pruner, or use --objectives map with "
+                              "--max-latency-ms/--max-size-kb to keep pruning under a budget")
+    return dataclasses.replace(pruning, kind=PrunerKind.NONE, decision_steps=(), note=s.objectives.note())
 
 
 def plan_anchors(prepared: Prepared) -> AnchorPlan:

@@ -4,7 +4,9 @@ The run comes from a :data:`tuner.trial.RunnerFactory` (default: :class:`tuner.t
 subprocess runner on the real OD API; tests pass :class:`tuner.testing.FakeRunner`).
 
 Every evaluation is reported to Optuna at its global step; a trial the pruner rejects is
-stopped at once (its processes end) and raised as ``optuna.TrialPruned``. Each trial records
+stopped at once (its processes end) and raised as ``optuna.TrialPruned``. A multi-objective
+study (:mod:`tuner.study.objectives`) reports nothing (Optuna cannot prune it) and returns
+(mAP, latency or size) from the trial's cost, measured before training. Each trial records
 the attributes of :class:`tuner.runinfo.Attr` (trial directory, training seed, best step and
 checkpoint, COCO metrics at the best step, config diff against the base, failure class and reason).
 """
@@ -26,9 +28,10 @@ from tuner import config as cfgmod
 from tuner import events, space as spacemod
 from tuner.outcome import FailureClass, Status, TrialOutcome
 from tuner.runinfo import Attr, trial_dir_name
-from tuner.deploy.cost import CostError
+from tuner.deploy.cost import Cost, CostError
 from tuner.study.anchors import AnchorPlan
 from tuner.study.budget import Budget, CostMeter
+from tuner.study.objectives import Objectives
 from tuner.study.seeds import trial_seed
 from tuner.study.storage import is_duplicate_rerun, worker_id
 from tuner.trial import RunnerFactory, Trial, TrialRun, TrialSpec
@@ -105,9 +108,11 @@ class Objective:
     ``runner`` builds each trial's run from its :class:`~tuner.trial.TrialSpec` (default: the
     subprocess :class:`~tuner.trial.Trial`); see :mod:`tuner.trial.base` for what it must do.
 
-    With a ``budget`` that sets a limit, each trial's config is costed with ``cost_meter`` before
-    anything trains (:mod:`tuner.study.budget`); one over budget is raised as
-    ``optuna.TrialPruned`` with the ``infeasible`` attribute, having trained nothing.
+    With a ``budget`` that sets a limit, or ``objectives`` with a deployment cost, each trial's
+    config is costed with ``cost_meter`` before anything trains (:mod:`tuner.study.budget`); one
+    over budget is raised as ``optuna.TrialPruned`` with the ``infeasible`` attribute, having
+    trained nothing. With multi-objective ``objectives`` the call returns (mAP, cost) and never
+    reports intermediate values.
     """
 
     def __init__(self, *, base_cfg: Any, space: spacemod.SearchSpace, run_dir: Path, steps: int,
@@ -115,7 +120,7 @@ class Objective:
                  threads: int = 0, trial_timeout: float | None = None, listener: Listener | None = None,
                  trial0_is_baseline: bool = False, anchors: AnchorPlan | None = None, seed: int = 0,
                  deterministic: bool = False, runner: RunnerFactory | None = None, budget: Budget | None = None,
-                 cost_meter: CostMeter | None = None) -> None:
+                 cost_meter: CostMeter | None = None, objectives: Objectives | None = None) -> None:
         self.base_cfg = base_cfg
         self.space = space
         self.run_dir = Path(run_dir).absolute()  # recorded on each trial: valid from any working directory
@@ -131,9 +136,11 @@ class Objective:
         self.seed = seed
         self.deterministic = deterministic
         self.runner: RunnerFactory = runner or Trial
-        self.budget = budget if budget is not None and budget.active else None
-        if self.budget is not None and cost_meter is None:
-            raise ValueError("a deployment budget needs a cost_meter (tuner.study.budget.real_meter)")
+        self.budget = budget or Budget()
+        self.objectives = objectives or Objectives()
+        self.costed = self.budget.active or self.objectives.multi
+        if self.costed and cost_meter is None:
+            raise ValueError("a deployment budget or cost objective needs a cost_meter (tuner.study.budget.real_meter)")
         self.cost_meter = cost_meter
         self._centre_on_fit = any(p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
         self._running: dict[int, TrialRun] = {}
@@ -197,7 +204,7 @@ class Objective:
                                       f"{message}; narrow the space (or: {fix})")
         return cfg, values
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         trial.set_user_attr(Attr.WORKER, worker_id())
         if self._interrupted:  # it may have popped a baseline or a re-run: mark it to be re-run
             self._fail(trial, FailureClass.INTERRUPTED, "the study was interrupted before this trial started")
@@ -221,8 +228,7 @@ class Objective:
         trial.set_user_attr(Attr.DIFF, [[c.path, _plain(c.old), _plain(c.new)] for c in changes])
         seed = trial_seed(self.seed, trial.number)
         trial.set_user_attr(Attr.SEED, seed)
-        if self.budget is not None:
-            self._check_budget(trial, cfg, self.budget)
+        cost = self._check_budget(trial, cfg, self.budget) if self.costed else None
         device = self.devices.acquire()
         trial.set_user_attr(Attr.DEVICE, device or "")
         try:
@@ -240,7 +246,7 @@ class Objective:
             for evaluation in run.evaluations():
                 value = evaluation.value(self.objective)
                 self.listener.evaluated(trial.number, evaluation.step, value)
-                if math.isfinite(value):
+                if math.isfinite(value) and not self.objectives.multi:  # Optuna: report is single-objective only
                     trial.report(value, evaluation.step)
                     if prunable and pruned_at is None and trial.should_prune():
                         pruned_at = evaluation.step
@@ -252,9 +258,9 @@ class Objective:
         outcome = run.outcome
         assert outcome is not None  # set when evaluations() ends
         self._record(trial, outcome)
-        return self._conclude(trial, outcome, pruned_at)
+        return self.objectives.values(self._conclude(trial, outcome, pruned_at), cost)
 
-    def _check_budget(self, trial: optuna.Trial, cfg: Any, budget: Budget) -> None:
+    def _check_budget(self, trial: optuna.Trial, cfg: Any, budget: Budget) -> Cost:
         """Cost ``cfg`` and record it on ``trial``; end the trial (no training) when over budget.
 
         Raises:
@@ -276,7 +282,7 @@ class Objective:
             trial.set_constraint(name, value)  # what the TPE sampler learns the feasible region from
         reason = budget.over(cost)
         if reason is None:
-            return
+            return cost
         seconds = round(time.monotonic() - started, 2)
         trial.set_user_attr(Attr.INFEASIBLE, reason)
         trial.set_user_attr(Attr.REASON, reason)

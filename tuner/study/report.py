@@ -12,9 +12,10 @@ from optuna.trial import FrozenTrial, TrialState
 from tuner import events
 from tuner.cli import text_table  # noqa: F401  (re-exported: the summary's tables)
 from tuner.config.diff import short_labels
-from tuner.runinfo import Attr
+from tuner.runinfo import Attr, map_value
 from tuner.study import confirm
 from tuner.study.compute import ComputeTally, duration
+from tuner.study.objectives import pareto_front
 from tuner.space.backbones import BACKBONE_PATTERNS
 from tuner.study.storage import failure_class, redact
 
@@ -24,7 +25,8 @@ DETAIL_WIDTH = 100
 
 
 def _value(trial: FrozenTrial) -> float:
-    return float(trial.value) if trial.value is not None else math.nan
+    value = map_value(trial)
+    return value if value is not None else math.nan
 
 
 def _metric(trial: FrozenTrial, tag: str) -> float:
@@ -145,20 +147,20 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
     """The completed search trial with the highest value (``None`` if none completed);
     confirmation repeats are left out."""
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if t.value is not None and not confirm.is_repeat(t)]
-    return max(complete, key=lambda t: t.value) if complete else None  # type: ignore[arg-type, return-value]
+                if t.values and not confirm.is_repeat(t)]
+    return max(complete, key=_value) if complete else None
 
 
 def summary(study: optuna.Study, top: int = 5, steps: int | None = None,
-            confirmation: confirm.Confirmation | None = None) -> str:
+            confirmation: confirm.Confirmation | None = None, run_dir: str | None = None) -> str:
     """A text table of the best ``top`` search trials and the baseline, each trial's config
     changes against the baseline, the counts by state, (given ``steps``, the study's steps per
     trial) the compute spent by outcome and what pruning saved, and (given ``confirmation``)
-    each leader's repeated runs, the pick and the noise."""
+    each leader's repeated runs, the pick and the noise; a multi-objective study's Pareto front
+    (with the ``tflite.convert`` command for ``run_dir``)."""
     trials = study.get_trials(deepcopy=False)
-    complete = sorted((t for t in trials if t.state is TrialState.COMPLETE and t.value is not None
-                       and not confirm.is_repeat(t)),
-                      key=lambda t: t.value, reverse=True)  # type: ignore[arg-type, return-value]
+    complete = sorted((t for t in trials if t.state is TrialState.COMPLETE and t.values and not confirm.is_repeat(t)),
+                      key=_value, reverse=True)
     base = baseline(study)
     base_value = _value(base) if base else math.nan
     shown = complete[:top]
@@ -201,9 +203,28 @@ def summary(study: optuna.Study, top: int = 5, steps: int | None = None,
         best = complete[0]
         lines.append(f"best single run: trial {best.number}, mAP {_fmt(_value(best))} "
                      f"({_fmt(_value(best) - base_value, signed=True)} vs baseline {_fmt(base_value)})")
+    if len(study.directions) > 1:
+        lines += front_lines(study, complete, run_dir)
     if confirmation is not None:
         lines += confirm.lines(confirmation)
     return "\n".join(lines)
+
+
+def front_lines(study: optuna.Study, complete: Sequence[FrozenTrial], run_dir: str | None = None) -> list[str]:
+    """The Pareto front of a multi-objective study's completed search trials (confirmation
+    repeats left out), best mAP first, and how to convert a member."""
+    names = study.metric_names or [f"objective {i}" for i in range(len(study.directions))]
+    front = pareto_front(complete, study.directions)
+    if not front:
+        return []
+    header = ("trial", *names, "changes")
+    context = _paths(front)
+    rows = [(str(t.number) + (" (base)" if t.user_attrs.get(Attr.BASELINE) else ""), _fmt(_value(t)),
+             *(f"{v:.2f}" for v in t.values[1:]), _column(t, context=context)) for t in front]
+    return [f"Pareto front ({len(front)} of {len(complete)} completed trials; each has the best {names[0]} at its "
+            f"{' and '.join(names[1:])} or less):", *text_table(header, rows),
+            f"convert a front member: python -m tflite.convert --study {run_dir or 'RUN_DIR'} --trial N (without "
+            f"--trial: the best {names[0]})"]
 
 
 def dashboard_command(storage_url: str) -> str:

@@ -18,7 +18,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.config.io import write_text_atomic
-from tuner.runinfo import BASE_CONFIG_FILE
+from tuner.runinfo import BASE_CONFIG_FILE, map_value
 from tuner import tfquiet
 from tuner.study import confirm, holdout, report
 from tuner.study.budget import COST_CACHE_DIR, CostMeter, real_meter
@@ -26,6 +26,7 @@ from tuner.study.compute import ComputeTally
 from tuner.study.inputs import (DEFAULT_SPACE, Prepared, SamplerName, StudyInputError, StudySettings, plan_anchors,
                                 prepare)
 from tuner.study.objective import DevicePool, Interrupted, Objective
+from tuner.study.objectives import Objectives
 from tuner.study.progress import Progress
 from tuner.study.sampling import BlindToRepeats
 from tuner.study.seeds import worker_seed
@@ -76,7 +77,7 @@ def _confirmation_phase(study: optuna.Study, s: StudySettings, objective: Object
     print(f"\nconfirmation: the baseline and the top {s.confirm} trials, {s.repeats} more run(s) each with other "
           f"seeds ({waiting} trials to run)", file=out)
     best = report.best_trial(study)
-    progress = Progress(done + waiting, done, s.steps, s.jobs, best=best.value if best else None,
+    progress = Progress(done + waiting, done, s.steps, s.jobs, best=map_value(best) if best else None,
                         best_number=best.number if best else None, out=out, history=_durations(study),
                         compute=ComputeTally.from_trials(study.get_trials(deepcopy=False), s.steps))
     objective.listener = progress.listener()
@@ -86,12 +87,28 @@ def _confirmation_phase(study: optuna.Study, s: StudySettings, objective: Object
         pools[-1].run()
 
 
+def _check_objectives(study: optuna.Study, objectives: Objectives, name: str) -> None:
+    """A resumed study must optimize what this run asks for.
+
+    Raises:
+        StudyInputError: it was created with other objectives (nothing was trained or changed).
+    """
+    stored = Objectives.of_study(study.directions, study.metric_names)
+    if stored != objectives:
+        was = stored.text if stored is not None else f"{len(study.directions)} objective(s) of another tool"
+        raise StudyInputError(f"study '{name}' was created with --objectives {was}, not {objectives.text}; resume it "
+                              f"with --objectives {was}, or start a new study with another --study-name/--run-dir"
+                              if stored is not None else
+                              f"study '{name}' was created with {was}; start a new study with another --study-name")
+
+
 def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | None = None,
         cost_meter: CostMeter | None = None) -> optuna.Study:
     """Create or resume the study and run trials until --n-trials/--timeout; print the summary.
 
     ``runner`` runs each trial (default: :class:`tuner.trial.Trial`, the OD API in subprocesses);
-    ``cost_meter`` costs each architecture when the settings set a deployment budget (default:
+    ``cost_meter`` costs each architecture when the settings set a deployment budget or a cost
+    objective (default:
     :func:`tuner.study.budget.real_meter`, cached in ``<run dir>/cost-cache``).
 
     Raises:
@@ -116,8 +133,11 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     pruner = prepared.pruning.build()
     budget = s.budget
     study, created = create_or_load(info.study_name, storage, BlindToRepeats(_sampler(s.sampler, s.seed)), pruner,
-                                    fitted_anchors=anchors.fitted is not None)
+                                    fitted_anchors=anchors.fitted is not None, directions=s.objectives.directions,
+                                    metric_names=s.objectives.metric_names)
     storage.remove_session()
+    if not created:
+        _check_objectives(study, s.objectives, info.study_name)
     if prepared.note:
         print(prepared.note, file=out)
     if anchors.note:
@@ -125,6 +145,8 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     print(prepared.pruning.note or prepared.pruning.describe(), file=out)
     if budget.active:
         print(budget.describe(), file=out)
+    elif s.objectives.multi:
+        print(budget.describe_costing(), file=out)
     trials_before = 0 if created else len(study.get_trials(deepcopy=False))
     rerun = recover(study)
     done = count_finished(study)
@@ -133,7 +155,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
           f"{report.redact(info.storage)}", file=out)
     remaining = None if s.n_trials is None else max(0, s.n_trials - done)
     best_trial = report.best_trial(study)
-    progress = Progress(s.n_trials, done, s.steps, s.jobs, best=best_trial.value if best_trial else None,
+    progress = Progress(s.n_trials, done, s.steps, s.jobs, best=map_value(best_trial) if best_trial else None,
                         best_number=best_trial.number if best_trial else None, out=out, history=_durations(study),
                         compute=ComputeTally.from_trials(study.get_trials(deepcopy=False), s.steps))
     threads = max(1, (os.cpu_count() or 2) // s.jobs) if s.jobs > 1 else 0
@@ -142,9 +164,9 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
                           devices=DevicePool(list(s.devices) or None, jobs=s.jobs), threads=threads,
                           trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True,
                           anchors=anchors, seed=s.seed if s.seed is not None else 0, deterministic=s.deterministic,
-                          runner=runner, budget=budget,
+                          runner=runner, budget=budget, objectives=s.objectives,
                           cost_meter=(cost_meter or real_meter(budget, Path(s.cost_cache) if s.cost_cache
-                                                               else run_dir / COST_CACHE_DIR)) if budget.active else None)
+                                                               else run_dir / COST_CACHE_DIR)) if s.costed else None)
 
     opened = [0]
     opened_lock = threading.Lock()
@@ -186,7 +208,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     if s.confirm > 0:
         confirmation = confirm.confirm(study.get_trials(deepcopy=False), s.confirm, s.repeats)
         confirm.record(study, confirmation)
-    print("\n" + report.summary(study, steps=s.steps, confirmation=confirmation), file=out)
+    print("\n" + report.summary(study, steps=s.steps, confirmation=confirmation, run_dir=str(run_dir)), file=out)
     if prepared.test_records and not interrupted.is_set():
         print("evaluating the chosen trial and the baseline on the test split ...", file=out, flush=True)
         try:

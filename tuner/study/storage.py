@@ -17,9 +17,10 @@ import re
 import socket
 import uuid
 import warnings
-from typing import Any
+from typing import Any, Sequence
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner.outcome import FailureClass
@@ -174,9 +175,14 @@ def is_duplicate_rerun(trial: FrozenTrial | optuna.Trial, study: optuna.Study) -
 
 
 def create_or_load(name: str, storage: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler,
-                   pruner: optuna.pruners.BasePruner, fitted_anchors: bool = False) -> tuple[optuna.Study, bool]:
+                   pruner: optuna.pruners.BasePruner, fitted_anchors: bool = False,
+                   directions: Sequence[StudyDirection] = (StudyDirection.MAXIMIZE,),
+                   metric_names: Sequence[str] | None = None) -> tuple[optuna.Study, bool]:
     """The study ``name`` in ``storage``; a new study gets the baseline enqueued as trial 0 and,
     with ``fitted_anchors``, the base config with fitted anchors as trial 1.
+
+    A new study is created with ``directions`` and named ``metric_names`` (optuna-dashboard's
+    labels); an existing one is loaded as it is (the caller compares its directions).
 
     Only the worker that creates the study enqueues the baseline. Another worker may still ask
     for a trial between the creation and the enqueue; the objective (``trial0_is_baseline``)
@@ -188,9 +194,13 @@ def create_or_load(name: str, storage: optuna.storages.BaseStorage, sampler: opt
     """
     try:
         study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
-                                    direction="maximize", load_if_exists=False)
+                                    directions=list(directions), load_if_exists=False)
     except optuna.exceptions.DuplicatedStudyError:
         return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner), False
+    if metric_names:
+        with warnings.catch_warnings():  # marked experimental; it is what names optuna-dashboard's axes
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(metric_names))
     study.enqueue_trial({}, user_attrs={Attr.BASELINE: True})
     if fitted_anchors:
         study.enqueue_trial({}, user_attrs={Attr.FITTED_ANCHORS: True})

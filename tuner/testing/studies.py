@@ -31,11 +31,13 @@ class TrialEntry:
     step: int = 10
     intermediate: dict[int, float] = dataclasses.field(default_factory=dict)
     attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    cost: float | None = None  # the second value in a multi-objective study (latency ms or size KB)
 
 
-def make_run_dir(run_dir: Path, trials: list[TrialEntry], name: str = "s") -> Path:
+def make_run_dir(run_dir: Path, trials: list[TrialEntry], name: str = "s", objectives: str = "map") -> Path:
     """Create ``run_dir`` holding a real Optuna study named ``name`` of ``trials`` (trial i is
-    ``trials[i]``); returns ``run_dir``."""
+    ``trials[i]``); returns ``run_dir``. ``objectives`` as ``--objectives`` gives them
+    (``map,latency``: a multi-objective study whose trials' second value is their ``cost``)."""
     import optuna
 
     from tuner.runinfo import Attr, RunInfo, sqlite_url
@@ -48,7 +50,11 @@ def make_run_dir(run_dir: Path, trials: list[TrialEntry], name: str = "s") -> Pa
                              "eval_every": 10, "objective": MAP}
     fields = dataclasses.fields(RunInfo)  # fields added later get a neutral value
     RunInfo(**{f.name: known.get(f.name, 0 if f.type in ("int", int) else "") for f in fields}).save(run_dir)
-    study = optuna.create_study(study_name=name, storage=url, direction="maximize")
+    from tuner.study.objectives import Objectives
+
+    kind = Objectives.parse(objectives)
+    study = optuna.create_study(study_name=name, storage=url, directions=kind.directions)
+    study.set_metric_names(kind.metric_names)
     dist = {"lr": optuna.distributions.FloatDistribution(0.001, 0.5, log=True)}
     for entry in trials:
         state = optuna.trial.TrialState[entry.state]
@@ -59,7 +65,8 @@ def make_run_dir(run_dir: Path, trials: list[TrialEntry], name: str = "s") -> Pa
             attrs.update({Attr.BEST_CHECKPOINT: entry.checkpoint, Attr.BEST_STEP: entry.step,
                           Attr.METRICS: {MAP: entry.value or 0.0}})
         study.add_trial(optuna.trial.create_trial(
-            state=state, value=entry.value if state == optuna.trial.TrialState.COMPLETE else None,
+            state=state, values=None if state != optuna.trial.TrialState.COMPLETE or entry.value is None
+            else [entry.value, *([entry.cost] if kind.multi else [])],
             params=entry.params, distributions={k: dist[k] for k in entry.params}, user_attrs=attrs,
             intermediate_values=entry.intermediate or ({entry.step: entry.value} if entry.value is not None else {})))
     return run_dir
