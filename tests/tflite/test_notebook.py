@@ -77,3 +77,15 @@ def test_notebook_without_a_run_dir_says_so_instead_of_raising(tmp_path, monkeyp
     text, images, _ = _execute(tmp_path / "no-such-run", monkeypatch)
     assert f"no study run directory at {tmp_path / 'no-such-run'} (no study.json)" in text
     assert "ODAPI_TUNER_RUN_DIR" in text and "no TFLite report" in text and images == 0
+
+
+def test_notebook_on_a_multi_objective_study_plots_map_and_the_front(study_factory, trial_entry, tmp_path,
+                                                                       monkeypatch) -> None:
+    run = study_factory(tmp_path / "run", [
+        trial_entry(tmp_path / "t0", value=0.30, cost=2.0, baseline=True, params={}),
+        trial_entry(tmp_path / "t1", value=0.45, cost=3.0, params={"lr": 0.02}),
+        trial_entry(tmp_path / "t2", value=0.25, cost=1.0, params={"lr": 0.2}),
+        trial_entry(tmp_path / "t3", value=0.20, cost=2.5, params={"lr": 0.1})], objectives="map,latency")
+    text, images, _ = _execute(run, monkeypatch)
+    assert "objectives mAP, latency ms" in text
+    assert images == 5  # mAP history, the Pareto front, importances, best vs baseline and its bar chart
