@@ -3,7 +3,9 @@ the cache without a measuring process; the hash decides what is measured again; 
 line. Tests that measure use the ``odapi`` fixture (the real OD API and TFLite converter)."""
 from __future__ import annotations
 
+import contextlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -102,10 +104,17 @@ def shapes_cfg(make_config):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def measured(shapes_cfg, tmp_path_factory):  # type: ignore[no-untyped-def]
-    """(cache dir, cost) of the shapes config as int8 on 2 threads, measured once for the module."""
+    """(cache dir, cost) of the shapes config as int8 on 2 threads, measured once for the module,
+    from a copy whose training records are a path relative to the working directory (as the demo
+    config's data/shapes/...: the measuring child runs elsewhere, so it must be given them absolute)."""
     cache = tmp_path_factory.mktemp("cost-cache")
     before = costmod.MEASUREMENTS
-    cost = measure_cost(shapes_cfg, variant="int8", threads=2, cache_dir=cache, latency_runs=RUNS)
+    relative = cfgmod.loads(cfgmod.dumps(shapes_cfg))
+    paths = relative.train_input_reader.tf_record_input_reader.input_path
+    records = Path(paths[0])
+    paths[:] = [records.name]
+    with contextlib.chdir(records.parent):
+        cost = measure_cost(relative, variant="int8", threads=2, cache_dir=cache, latency_runs=RUNS)
     assert costmod.MEASUREMENTS == before + 1
     return cache, cost
 

@@ -256,7 +256,9 @@ def _calibration_paths(cfg: Any, given: Sequence[str | os.PathLike[str]] | None)
         raise CostError(f"int8 calibration records cannot be read ({str(exc).splitlines()[0]}); {fix}") from None
     if total == 0:
         raise CostError(f"int8 calibration records hold no example ({', '.join(paths)}); {fix}")
-    return paths
+    # absolute: the measuring child runs in its own work directory (a config's relative data/... paths,
+    # as the demo's, are relative to this process's directory)
+    return [p if "://" in p else os.path.abspath(p) for p in paths]
 
 
 def _config_text(cfg: Any) -> str:
