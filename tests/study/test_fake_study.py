@@ -11,6 +11,7 @@ import io
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import optuna
@@ -190,3 +191,38 @@ def test_a_study_killed_in_its_confirmation_resumes_it_and_redoes_no_finished_re
     third = FakeRunner(noisy)
     _run(settings, third)
     assert third.runs == [] and len(_stored(settings)) == len(after)  # nothing left to do
+
+
+def _slow(numbers: set[int]):  # type: ignore[no-untyped-def]
+    """The usual curve, with trials ``numbers`` taking longer at each evaluation."""
+    base = learning_rate_curve()
+
+    def curve(spec: TrialSpec):  # type: ignore[no-untyped-def]
+        inner, slow = base(spec), _number(spec) in numbers
+
+        def at(step: int) -> float:
+            if slow:
+                time.sleep(0.05)
+            return inner(step)
+        return at
+    return curve
+
+
+def test_with_two_jobs_a_trials_values_do_not_depend_on_which_thread_drew_it(tmp_path) -> None:
+    """Two threads take trials as they come free; with --seed each trial's values are still a
+    function of the seed and its number (the random sampler: no dependence on the history)."""
+    drawn = []
+    for run in "abc":
+        (tmp_path / run).mkdir()
+    for run, slow in (("a", {1, 3}), ("b", {0, 2, 4})):
+        settings = fake_study_settings(tmp_path / run, SPACE, steps=STEPS, eval_every=EVERY, n_trials=6, jobs=2,
+                                       pruner="none")
+        _run(settings, FakeRunner(_slow(slow)))
+        trials = _stored(settings)
+        assert len(trials) == 6
+        drawn.append({t.number: t.params for t in trials})
+    assert drawn[0] == drawn[1]
+    other = fake_study_settings(tmp_path / "c", SPACE, steps=STEPS, eval_every=EVERY, n_trials=6, jobs=2,
+                                pruner="none", seed=8)
+    _run(other, FakeRunner(learning_rate_curve()))
+    assert {t.number: t.params for t in _stored(other)} != drawn[0]

@@ -1,11 +1,10 @@
-"""Seeds of a study: sampler seeds per worker (reproducible for a fresh run, distinct across
-resumes and workers) and training seeds per trial (a pure function of --seed and the number)."""
+"""Seeds of a study: a sampler seed and a training seed per trial, each a pure function of --seed
+and the trial's number (whole studies: test_fake_study.py)."""
 from __future__ import annotations
 
 import optuna
 
-from tuner.study.runner import worker_seed
-from tuner.study.seeds import trial_seed
+from tuner.study.seeds import sampler_seed, trial_seed
 
 
 def _draws(seed: int, n: int = 5) -> list[float]:
@@ -13,24 +12,13 @@ def _draws(seed: int, n: int = 5) -> list[float]:
     return [study.ask().suggest_float("x", 0.0, 1.0) for _ in range(n)]
 
 
-def test_a_fresh_single_process_run_uses_the_seed_itself() -> None:
-    assert worker_seed(7, trials_before=0, worker=0) == 7
-    assert worker_seed(7, trials_before=0, worker=1) == worker_seed(7, trials_before=0, worker=1)
-
-
-def test_resumes_threads_and_processes_get_their_own_seeds() -> None:
-    seeds = {
-        "fresh": worker_seed(1, trials_before=0, worker=0),
-        "second thread": worker_seed(1, trials_before=0, worker=1),
-        "resume after 3 trials": worker_seed(1, trials_before=3, worker=0, process=4242),
-        "resume after 5 trials": worker_seed(1, trials_before=5, worker=0, process=4242),
-        "second worker process": worker_seed(1, trials_before=1, worker=0, process=4243),
-        "third worker process": worker_seed(1, trials_before=1, worker=0, process=4244),
-    }
-    assert len(set(seeds.values())) == len(seeds)
-    assert all(0 <= seed < 2**32 for seed in seeds.values())
-    draws = {label: tuple(_draws(seed)) for label, seed in seeds.items()}
-    assert len(set(draws.values())) == len(draws), "no two workers/resumes replay the same draws"
+def test_each_trial_gets_its_own_sampler_seed_and_draws() -> None:
+    seeds = [sampler_seed(1, number) for number in range(50)]
+    assert len(set(seeds)) == len(seeds) and all(0 <= seed < 2**32 for seed in seeds)
+    assert sampler_seed(1, 4) == sampler_seed(1, 4) != sampler_seed(2, 4)
+    assert sampler_seed(0, 0) == 2747676545  # pinned: a change would re-draw every resumed study
+    draws = {tuple(_draws(seed)) for seed in seeds[:10]}
+    assert len(draws) == 10, "no two trials (threads, processes, resumes) replay the same draws"
 
 
 def test_a_trial_seed_is_a_pure_function_of_the_study_seed_and_the_number() -> None:
@@ -43,5 +31,4 @@ def test_a_trial_seed_is_a_pure_function_of_the_study_seed_and_the_number() -> N
 
 
 def test_training_seeds_are_not_the_sampler_seeds() -> None:
-    assert {trial_seed(1, n) for n in range(5)}.isdisjoint(
-        {worker_seed(1, trials_before=n, worker=0, process=1) for n in range(5)})
+    assert {trial_seed(1, n) for n in range(50)}.isdisjoint({sampler_seed(1, n) for n in range(50)})

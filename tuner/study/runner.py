@@ -28,13 +28,12 @@ from tuner.study.inputs import (DEFAULT_SPACE, Prepared, SamplerName, StudyInput
 from tuner.study.objective import DevicePool, Interrupted, Objective
 from tuner.study.objectives import Objectives
 from tuner.study.progress import Progress
-from tuner.study.sampling import BlindToRepeats
-from tuner.study.seeds import worker_seed
+from tuner.study.sampling import BlindToRepeats, SeededPerTrial
 from tuner.study.storage import StorageError, count_finished, create_or_load, open_storage, recover
 from tuner.study.workers import WorkerPool
 from tuner.trial import RunnerFactory
 
-__all__ = ["DEFAULT_SPACE", "Prepared", "StudyInputError", "StudySettings", "prepare", "run", "worker_seed"]
+__all__ = ["DEFAULT_SPACE", "Prepared", "StudyInputError", "StudySettings", "prepare", "run"]
 
 
 #: One sampler per :class:`SamplerName`, built from a seed (``None``: unseeded). TPE reads the
@@ -55,6 +54,12 @@ def _sampler(name: SamplerName, seed: int | None) -> optuna.samplers.BaseSampler
     if build is None:
         raise ValueError(f"no sampler for {name!r}; known: {', '.join(_SAMPLERS)}")
     return build(seed)
+
+
+def _study_sampler(s: StudySettings) -> optuna.samplers.BaseSampler:
+    """The sampler of one worker thread: ``--sampler``, seeded per trial from ``--seed``
+    (:class:`SeededPerTrial`), blind to the confirmation repeats (:class:`BlindToRepeats`)."""
+    return BlindToRepeats(SeededPerTrial(lambda seed: _sampler(s.sampler, seed), s.seed))
 
 
 def _durations(study: optuna.Study) -> list[float]:
@@ -132,7 +137,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
         write_text_atomic(run_dir / BASE_CONFIG_FILE, prepared.base_text)
     pruner = prepared.pruning.build()
     budget = s.budget
-    study, created = create_or_load(info.study_name, storage, BlindToRepeats(_sampler(s.sampler, s.seed)), pruner,
+    study, created = create_or_load(info.study_name, storage, _study_sampler(s), pruner,
                                     fitted_anchors=anchors.fitted is not None, directions=s.objectives.directions,
                                     metric_names=s.objectives.metric_names)
     storage.remove_session()
@@ -147,7 +152,6 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
         print(budget.describe(), file=out)
     elif s.objectives.multi:
         print(budget.describe_costing(), file=out)
-    trials_before = 0 if created else len(study.get_trials(deepcopy=False))
     rerun = recover(study)
     done = count_finished(study)
     print(f"study '{info.study_name}' ({'new' if created else 'resumed'}, {done} trials done"
@@ -168,19 +172,11 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
                           cost_meter=(cost_meter or real_meter(budget, Path(s.cost_cache) if s.cost_cache
                                                                else run_dir / COST_CACHE_DIR)) if s.costed else None)
 
-    opened = [0]
-    opened_lock = threading.Lock()
-
     def open_study() -> optuna.Study:
-        # One Study (own storage connection, own sampler) per worker thread; seeds differ by
-        # thread, by process and by resume (see worker_seed).
-        with opened_lock:
-            index = opened[0]
-            opened[0] += 1
-        seed = None if s.seed is None else worker_seed(s.seed, trials_before=trials_before, worker=index,
-                                                        process=0 if created else os.getpid())
+        # One Study (own storage connection, own sampler) per worker thread; each trial is drawn
+        # with its own seed (tuner.study.seeds.sampler_seed), whichever thread or process runs it.
         return optuna.load_study(study_name=info.study_name, storage=open_storage(info.storage),
-                                 sampler=BlindToRepeats(_sampler(s.sampler, seed)), pruner=pruner)
+                                 sampler=_study_sampler(s), pruner=pruner)
 
     pools: list[WorkerPool] = []
     interrupted = threading.Event()

@@ -1,4 +1,5 @@
-"""A sampler wrapper that hides confirmation repeats from the sampler it wraps.
+"""Sampler wrappers: :class:`BlindToRepeats` hides the confirmation repeats from the sampler it
+wraps; :class:`SeededPerTrial` draws each trial with a sampler seeded from the trial's number.
 
 A repeat (:func:`tuner.study.confirm.is_repeat`) trains its parent's parameters again with
 another seed. Shown to TPE it would be a second observation of an old point, weighting the
@@ -7,7 +8,7 @@ Everything else (the trials' states, system attributes, the storage) it sees unc
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import optuna
 from optuna.distributions import BaseDistribution
@@ -15,6 +16,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner.study.confirm import is_repeat
+from tuner.study.seeds import sampler_seed
 
 
 def _search(trials: list[FrozenTrial]) -> list[FrozenTrial]:
@@ -63,6 +65,47 @@ class BlindToRepeats(BaseSampler):
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.inner.before_trial(study, trial)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        self.inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.inner.reseed_rng()
+
+
+class SeededPerTrial(BaseSampler):
+    """Delegates to a sampler built afresh for each trial by ``build(sampler_seed(seed, number))``.
+
+    Optuna's samplers keep their state in the storage (the finished trials) apart from their
+    random generator, so a trial's values depend only on ``seed``, its number and the trials
+    finished when it started, not on which worker thread or process drew it, nor on what that
+    thread drew before. With ``seed`` ``None`` one unseeded sampler serves every trial.
+
+    One instance per worker thread (as ``tuner.study.runner`` opens the study once per thread):
+    :meth:`before_trial`, which Optuna calls first for every trial, swaps the inner sampler.
+    """
+
+    def __init__(self, build: Callable[[int | None], BaseSampler], seed: int | None) -> None:
+        self._build = build
+        self.seed = seed
+        self.inner = build(seed)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if self.seed is not None:
+            self.inner = self._build(sampler_seed(self.seed, trial.number))
+        self.inner.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return self.inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return self.inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        return self.inner.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:

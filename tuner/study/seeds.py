@@ -1,6 +1,8 @@
-"""The study's seeds: one per sampler thread (:func:`worker_seed`), one per trial's training
-(:func:`trial_seed`). Both are pure functions of the study's ``--seed`` and counters the
-storage holds, so a study and its resumes are reproducible from the command line.
+"""The study's seeds, one pair per trial: the sampler's (:func:`sampler_seed`: what the trial's
+values are drawn with) and the trainer's (:func:`trial_seed`). Both are pure functions of the
+study's ``--seed`` and the trial's number, so a study and its resumes are reproducible from the
+command line whichever worker, thread or process runs a trial (with ``--jobs 2`` the thread that
+is free first takes the next trial: a seed per thread made the draws depend on that timing).
 """
 from __future__ import annotations
 
@@ -9,19 +11,12 @@ import hashlib
 from tuner.trial.runner import SEED_LIMIT
 
 
-def worker_seed(seed: int, *, trials_before: int, worker: int, process: int = 0) -> int:
-    """The sampler seed of one worker thread.
-
-    ``seed`` itself for the first thread of the process that created the study (so a fresh
-    single-process run is reproducible from ``--seed``); otherwise a hash of ``seed``, the
-    number of trials the study held when this process started (``trials_before``: differs
-    after every resume that ran trials), the thread's index and ``process`` (the PID of a
-    process that joined an existing study, 0 for its creator), so resumed runs and concurrent
-    workers never replay one another's draws.
-    """
-    if trials_before == 0 and worker == 0 and process == 0:
-        return seed
-    digest = hashlib.sha256(f"{seed}:{trials_before}:{worker}:{process}".encode()).digest()
+def sampler_seed(study_seed: int, number: int) -> int:
+    """The seed of the sampler that draws trial ``number``'s values in a study started with
+    ``--seed study_seed``: a hash of both, in ``[0, 2**32)``. Trials never share one (resumed runs
+    and concurrent workers never replay one another's draws); given the same finished trials, a
+    trial draws the same values wherever it runs (:class:`tuner.study.sampling.SeededPerTrial`)."""
+    digest = hashlib.sha256(f"sample:{study_seed}:{number}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
 
 
@@ -32,7 +27,7 @@ def trial_seed(study_seed: int, number: int) -> int:
     The same study seed and trial number always give the same training seed, whichever worker,
     thread or resume runs the trial; trials of one study get unrelated seeds (a re-run of an
     interrupted trial is a new trial number, so it gets a new one). It is independent of the
-    sampler's seeds (:func:`worker_seed`), which hash other strings.
+    sampler's seeds (:func:`sampler_seed`), which hash other strings.
     """
     digest = hashlib.sha256(f"train:{study_seed}:{number}".encode()).digest()
     return int.from_bytes(digest[:4], "little") % SEED_LIMIT

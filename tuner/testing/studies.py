@@ -9,6 +9,7 @@ directories (a trained trial's checkpoints) or at none.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,9 @@ def make_run_dir(run_dir: Path, trials: list[TrialEntry], name: str = "s", objec
 
     kind = Objectives.parse(objectives)
     study = optuna.create_study(study_name=name, storage=url, directions=kind.directions)
-    study.set_metric_names(kind.metric_names)
+    with warnings.catch_warnings():  # marked experimental; tuner.study names its studies' objectives the same way
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(kind.metric_names)
     dist = {"lr": optuna.distributions.FloatDistribution(0.001, 0.5, log=True)}
     for entry in trials:
         state = optuna.trial.TrialState[entry.state]
