@@ -61,13 +61,24 @@ def test_notebook_plots_each_leaders_runs(study_factory, trial_entry, tmp_path, 
     report = run / "report-trial-0001"  # a per-class verdict as python -m tuner.report writes it
     report.mkdir()
     point = {"threshold": 0.41, "precision": 0.93, "recall": 0.81}
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    for name in ("checkpoint_pr_curves.png", "checkpoint_images.png"):  # the files tuner.report writes
+        plt.figure(figsize=(1, 1))
+        plt.savefig(report / name)
+        plt.close()
     (report / "verdict.json").write_text(json.dumps({"trial": 1, "checkpoint": "ckpt-1", "images": 16, "rule": "max_f1",
-        "models": [{"model": "checkpoint", "files": {}, "classes": [
-            {"name": "circle", "boxes": 11, "ap": 0.5, "ap50": 0.8, "ap_drop": None, "operating_point": point}]}]}))
+        "models": [{"model": "checkpoint", "metrics": {"map": 0.5, "map50": 0.8, "map75": 0.45, "map_small": None,
+                                                       "map_medium": 0.5, "map_large": 0.6},
+                    "files": {"pr_curves": "checkpoint_pr_curves.png", "images": "checkpoint_images.png"},
+                    "classes": [{"name": "circle", "boxes": 11, "ap": 0.5, "ap50": 0.8, "ap_drop": None,
+                                 "operating_point": point}]}]}))
     text, images, _ = _execute(run, monkeypatch)
     assert "trial 1 (ckpt-1), 16 images, operating points: max_f1" in text
+    assert "checkpoint: pr curves" in text and "checkpoint: images" in text
     assert "pick: trial 1; +2.0 pts vs baseline, 2 runs each, within noise" in text
-    assert images >= 3  # history, intermediate values, best vs baseline, the leaders' runs
+    assert images == 6  # history, intermediate values, best vs baseline, the leaders' runs, the verdict's 2 PNGs
     plain, _, _ = _execute(study_factory(tmp_path / "plain", [trial_entry(tmp_path / "t0", value=0.2)], name="p"),
                            monkeypatch)
     assert "no confirmation in this study" in plain and "no per-class verdict in" in plain
