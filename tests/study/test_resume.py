@@ -2,8 +2,9 @@
 
 Run A is SIGKILLed while trial 2 trains; run B (the same command) marks trial 2 failed as
 orphaned and re-runs its parameters as trial 3, redoing nothing else; run C has nothing left.
-With the random sampler and seed 0, trial 1 draws the feature extractor the OD API rejects,
-so the study also holds a failed trial.
+With the random sampler and seed 1, trial 1 draws the feature extractor the OD API rejects and
+trial 2 the base's own (tuner.study.seeds.sampler_seed of 1 and each number), so the study also
+holds a failed trial.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen) -> N
 def resumed_study(tmp_path_factory, small_base, extractor_space):
     run_dir = tmp_path_factory.mktemp("study") / "run"
     args = ["--base", str(small_base), "--space", str(extractor_space), "--steps", "20", "--eval-every", "10",
-            "--n-trials", "3", "--sampler", "random", "--seed", "0", "--pruner", "none", "--no-fit-anchors",
+            "--n-trials", "3", "--sampler", "random", "--seed", "1", "--pruner", "none", "--no-fit-anchors",
             "--study-name", "resume-test", "--run-dir", str(run_dir)]
     proc = subprocess.Popen(study_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     trial2_train_log = run_dir / trial_dir_name(2) / "logs" / "train.log"
