@@ -45,23 +45,26 @@ class _SearchView:
         return _search(self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache))  # noqa: SLF001
 
 
-class BlindToRepeats(BaseSampler):
-    """Delegates to ``inner``, which sees the study without its confirmation repeats."""
+class Delegating(BaseSampler):
+    """Passes every call to ``inner``; the sampling calls see the study through :meth:`view`
+    (the study itself here: the subclasses change what the inner sampler sees or which it is)."""
 
     def __init__(self, inner: BaseSampler) -> None:
         self.inner = inner
 
+    def view(self, study: optuna.Study) -> optuna.Study:
+        return study
+
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return self.inner.infer_relative_search_space(_SearchView(study), trial)  # type: ignore[arg-type]
+        return self.inner.infer_relative_search_space(self.view(study), trial)
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        return self.inner.sample_relative(_SearchView(study), trial, search_space)  # type: ignore[arg-type]
+        return self.inner.sample_relative(self.view(study), trial, search_space)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
-        return self.inner.sample_independent(_SearchView(study), trial, param_name,  # type: ignore[arg-type]
-                                             param_distribution)
+        return self.inner.sample_independent(self.view(study), trial, param_name, param_distribution)
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.inner.before_trial(study, trial)
@@ -74,7 +77,14 @@ class BlindToRepeats(BaseSampler):
         self.inner.reseed_rng()
 
 
-class SeededPerTrial(BaseSampler):
+class BlindToRepeats(Delegating):
+    """Delegates to ``inner``, which samples from the study without its confirmation repeats."""
+
+    def view(self, study: optuna.Study) -> optuna.Study:
+        return _SearchView(study)  # type: ignore[return-value]
+
+
+class SeededPerTrial(Delegating):
     """Delegates to a sampler built afresh for each trial by ``build(sampler_seed(seed, number))``.
 
     Optuna's samplers keep their state in the storage (the finished trials) apart from their
@@ -87,29 +97,11 @@ class SeededPerTrial(BaseSampler):
     """
 
     def __init__(self, build: Callable[[int | None], BaseSampler], seed: int | None) -> None:
+        super().__init__(build(seed))
         self._build = build
         self.seed = seed
-        self.inner = build(seed)
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         if self.seed is not None:
             self.inner = self._build(sampler_seed(self.seed, trial.number))
-        self.inner.before_trial(study, trial)
-
-    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return self.inner.infer_relative_search_space(study, trial)
-
-    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
-                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        return self.inner.sample_relative(study, trial, search_space)
-
-    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: BaseDistribution) -> Any:
-        return self.inner.sample_independent(study, trial, param_name, param_distribution)
-
-    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
-                    values: Sequence[float] | None) -> None:
-        self.inner.after_trial(study, trial, state, values)
-
-    def reseed_rng(self) -> None:
-        self.inner.reseed_rng()
+        super().before_trial(study, trial)
