@@ -99,12 +99,13 @@ def _check_objectives(study: optuna.Study, objectives: Objectives, name: str) ->
         StudyInputError: it was created with other objectives (nothing was trained or changed).
     """
     stored = Objectives.of_study(study.directions, study.metric_names)
+    if stored is None:
+        raise StudyInputError(f"study '{name}' was created with {len(study.directions)} objective(s) of another tool; "
+                              "start a new study with another --study-name")
     if stored != objectives:
-        was = stored.text if stored is not None else f"{len(study.directions)} objective(s) of another tool"
-        raise StudyInputError(f"study '{name}' was created with --objectives {was}, not {objectives.text}; resume it "
-                              f"with --objectives {was}, or start a new study with another --study-name/--run-dir"
-                              if stored is not None else
-                              f"study '{name}' was created with {was}; start a new study with another --study-name")
+        raise StudyInputError(f"study '{name}' was created with --objectives {stored.text}, not {objectives.text}; "
+                              f"resume it with --objectives {stored.text}, or start a new study with another "
+                              "--study-name/--run-dir")
 
 
 def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | None = None,
