@@ -14,21 +14,17 @@ from optuna.trial import TrialState
 from studyhelpers import fake_study_settings
 from tuner.runinfo import Attr
 from tuner.study import runner as runner_mod
-from tuner.study.anchors import AnchorPlan
 from tuner.study.budget import Budget, DeployVariant
 from tuner.study.inputs import StudyInputError, StudySettings, prepare
 from tuner.testing import FakeCostMeter, FakeRunner, learning_rate_curve
+
+pytestmark = pytest.mark.usefixtures("no_anchor_analysis")
 
 #: The shapes base is 128 px at depth multiplier 0.35: 0.1 ms/kpx * 16.4 kpx * 0.35 = 0.57 ms with
 #: FakeCostMeter; 96 px 0.32 ms, 64 px 0.14 ms. A 0.4 ms budget leaves out the base architecture.
 SPACE = ("params:\n  size:\n    knob: input_size\n    choices: [64, 96, 128]\n"
          "  lr:\n    knob: learning_rate\n    float: [0.001, 0.3]\n    log: true\n")
 LIMIT_MS = 0.4
-
-
-@pytest.fixture(autouse=True)
-def _no_anchor_analysis(monkeypatch) -> None:
-    monkeypatch.setattr(runner_mod, "plan_anchors", lambda prepared: AnchorPlan())
 
 
 @pytest.fixture()

@@ -23,20 +23,16 @@ from tuner.outcome import FailureClass
 from tuner.runinfo import Attr, sqlite_url, trial_dir_name
 from tuner.study import runner as runner_mod
 from studyhelpers import fake_study_settings
-from tuner.study.anchors import AnchorPlan
 from tuner.study.inputs import SamplerName, StudySettings, prepare
 from tuner.study.pruning import PrunerKind
 from tuner.study.storage import count_finished, failure_class
 from tuner.testing import FakeFailure, FakeRun, FakeRunner, learning_rate_curve, rising
 from tuner.trial import RESULT_FILE, TrialSpec
 
+pytestmark = pytest.mark.usefixtures("no_anchor_analysis")
+
 SPACE = "params:\n  lr:\n    knob: learning_rate\n    float: [0.001, 0.3]\n    log: true\n"
 STEPS, EVERY = 50, 10  # few evaluations: every report is a SQLite commit
-
-
-@pytest.fixture(autouse=True)
-def _no_anchor_analysis(monkeypatch) -> None:
-    monkeypatch.setattr(runner_mod, "plan_anchors", lambda prepared: AnchorPlan())
 
 
 @pytest.fixture()

@@ -16,23 +16,19 @@ from studyhelpers import fake_study_settings
 from tflite.select import resolve_study, select
 from tuner.runinfo import Attr, map_value
 from tuner.study import runner as runner_mod
-from tuner.study.anchors import AnchorPlan
 from tuner.study.inputs import StudyInputError, StudySettings, prepare
 from tuner.study.objectives import Objectives, ObjectivesError, Secondary, dominates, pareto_front
 from tuner.study.__main__ import main as study_main
 from tuner.testing import FakeCostMeter, FakeRunner, learning_rate_curve
 from tuner.trial import MODEL_DIR
 
+pytestmark = pytest.mark.usefixtures("no_anchor_analysis")
+
 MAX, MIN = StudyDirection.MAXIMIZE, StudyDirection.MINIMIZE
 #: Input size changes the fake latency (0.1 ms per kilopixel at depth 0.35), the learning rate the
 #: fake mAP: the two objectives are independent, so the front holds more than one trial.
 SPACE = ("params:\n  size:\n    knob: input_size\n    choices: [64, 96, 128]\n"
          "  lr:\n    knob: learning_rate\n    float: [0.001, 0.3]\n    log: true\n")
-
-
-@pytest.fixture(autouse=True)
-def _no_anchor_analysis(monkeypatch) -> None:
-    monkeypatch.setattr(runner_mod, "plan_anchors", lambda prepared: AnchorPlan())
 
 
 @pytest.fixture()
