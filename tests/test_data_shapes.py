@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 
@@ -128,6 +129,19 @@ def test_cli_writes_a_dataset_and_reuses_it(tmp_path, capsys) -> None:
     before = (out / shapes.TRAIN_RECORD).stat().st_mtime_ns
     assert shapes.main(args) == 0  # complete already: reused
     assert (out / shapes.TRAIN_RECORD).stat().st_mtime_ns == before
+
+
+@pytest.mark.usefixtures("odapi")
+def test_cli_prints_only_its_own_line(tmp_path) -> None:
+    """TensorFlow's start-up lines and Google's FutureWarnings (printed on import) stay off the terminal."""
+    out = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user runs it
+    result = subprocess.run([sys.executable, "-m", "tuner.data.shapes", "--out", str(out), "--train", "2", "--eval",
+                             "1", "--size", "64"], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.splitlines() == [f"wrote 2 train / 1 eval images (64px, classes "
+                                          f"{', '.join(shapes.DatasetSpec().classes)}) to {out}"]
 
 
 @pytest.mark.usefixtures("odapi")

@@ -214,14 +214,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Every error is one line on stderr: what went wrong, where, and the fix.
     """
+    from tuner import tfquiet
+
     args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     spec = DatasetSpec(train=args.train, eval=args.eval, size=args.size, seed=args.seed,
                        classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()),
                        min_object=args.min_object, max_object=args.max_object,
                        max_objects=args.max_objects, clutter=args.clutter, jpeg_quality=args.jpeg_quality)
     try:
-        dataset = generate(args.out, spec)
+        with tfquiet.quietly():  # TensorFlow's start-up lines and Google's FutureWarnings stay off ours
+            dataset = generate(args.out, spec)
     except (DatasetSpecError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
