@@ -81,3 +81,27 @@ def test_cli_process_prints_our_lines_only(bars, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "shape" in result.stdout and "advice:" in result.stdout and "python -m tuner.anchors fit" in result.stdout
     assert "external/local_xla" not in result.stderr + result.stdout
+
+
+def test_fit_grows_the_fitted_sizes_by_default_and_growth_1_keeps_them(bars, tmp_path, capsys):
+    from tuner.anchors.fit import TRAINING_GROWTH
+    from tuner.anchors.params import grown, params_from_config
+
+    exact, default = tmp_path / "exact.config", tmp_path / "default.config"
+    assert main(["fit", "--config", str(bars), "-o", str(exact), "--growth", "1"]) == 0
+    assert "sizes x" not in capsys.readouterr().out
+    assert main(["fit", "--config", str(bars), "-o", str(default)]) == 0
+    assert f"sizes x{TRAINING_GROWTH:g}" in capsys.readouterr().out
+    def read(path):  # the config holds 32-bit floats
+        p = params_from_config(cfgmod.load(path))
+        return (round(p.min_scale, 6), round(p.max_scale, 6), tuple(round(r, 6) for r in p.aspect_ratios))
+
+    optimum = params_from_config(cfgmod.load(exact))
+    assert read(exact) != read(bars)
+    want = grown(optimum, TRAINING_GROWTH)
+    assert read(default) == (round(want.min_scale, 6), round(want.max_scale, 6), read(exact)[2])
+    assert read(default)[0] > read(exact)[0]
+
+    assert main(["fit", "--config", str(bars), "-o", str(tmp_path / "bad.config"), "--growth", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--growth" in err and not (tmp_path / "bad.config").exists()

@@ -51,7 +51,8 @@ def test_the_fitted_anchors_run_as_trial_1(anchors_study) -> None:
     changed = _diff(fitted)
     assert changed and all(path.startswith(GEN) for path in changed), changed
     base_cov, fit_cov = base.user_attrs[Attr.ANCHOR_COVERAGE], fitted.user_attrs[Attr.ANCHOR_COVERAGE]
-    # the default fit maximises shape and grid coverage (and their IoUs) together
+    # the default fit maximises shape and grid coverage (and their IoUs) together; grown x1.25 for training
+    # (fit.TRAINING_GROWTH) it still covers more than the base here (0.70 + 0.29 against 0.56 + 0.12)
     assert fit_cov["shape_coverage"] + fit_cov["grid_coverage"] > base_cov["shape_coverage"] + base_cov["grid_coverage"]
     assert all(0 <= v <= 1 for v in (*base_cov.values(), *fit_cov.values()))
 

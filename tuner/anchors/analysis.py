@@ -20,7 +20,7 @@ from tuner.anchors.boxes import GroundTruth, read_ground_truth
 from tuner.anchors.errors import AnchorError
 from tuner.anchors.frame import InputFrame, to_input_frame
 from tuner.anchors.generators import anchor_shapes, grid_anchors, grid_anchors_by_layer
-from tuner.anchors.params import AnchorParams, apply_params, params_from_config
+from tuner.anchors.params import AnchorParams, apply_params, grown, params_from_config
 from tuner.anchors.probe import feature_map_shapes
 
 
@@ -88,16 +88,22 @@ class Fitted:
     before: cov.Coverage
     after: cov.Coverage
     result: fitmod.FitResult
+    params_growth: float = 1.0  # the factor on the fit's sizes that gave ``params``
 
 
 def fit(cfg: Any, sub: Subject, *, seed: int = 0, ratios: int | None = None,
-        objective: fitmod.Objective = fitmod.DEFAULT_OBJECTIVE) -> Fitted:
-    """Fit ``cfg``'s anchors to ``sub``'s boxes (``cfg`` is not changed; see :func:`fitted_config`)."""
+        objective: fitmod.Objective = fitmod.DEFAULT_OBJECTIVE, growth: float = fitmod.TRAINING_GROWTH) -> Fitted:
+    """Fit ``cfg``'s anchors to ``sub``'s boxes, then grow their sizes by ``growth`` (see
+    :data:`.fit.TRAINING_GROWTH`; 1.0 keeps the coverage optimum). ``cfg`` is not changed (see
+    :func:`fitted_config`). When the fit keeps the base anchors, they are not grown either:
+    ``params`` is then ``base``. ``after`` is the coverage of ``params`` (grown)."""
     base = params_from_config(cfg)
     grid = fitmod.Grid.of(grid_anchors_by_layer(base, sub.feature_maps, sub.frame_hw, cfg=cfg))
     result = fitmod.fit(base, sub.box_hw, sub.feature_maps, sub.frame_hw, sub.threshold, seed=seed, ratios=ratios,
                         objective=objective, boxes=sub.boxes, grid=grid)
-    return Fitted(base, result.params, sub.measure(base), sub.measure(result.params), result)
+    params = result.params if result.params == base or growth == 1.0 else grown(result.params, growth)
+    return Fitted(base, params, sub.measure(base), sub.measure(params), result,
+                  growth if params != result.params else 1.0)
 
 
 def fitted_config(cfg: Any, params: AnchorParams) -> Any:

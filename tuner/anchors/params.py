@@ -313,6 +313,25 @@ def generator_proto(params: AnchorParams, cfg: Any = None) -> "anchor_generator_
     return proto
 
 
+def grown(params: AnchorParams, factor: float) -> AnchorParams:
+    """``params`` with every anchor size times ``factor`` and the aspect ratios and grid kept:
+    ``min_scale``/``max_scale`` (``max_scale`` capped at 1.0) or explicit ``scales`` of an
+    ``ssd_anchor_generator``, ``anchor_scale`` of a ``multiscale_anchor_generator``; rounded to
+    3 decimals, as the fit writes them. The rule of the space's ``anchors`` knob, on parameters.
+
+    Raises:
+        ValueError: ``factor`` is not positive.
+    """
+    if not factor > 0:
+        raise ValueError(f"an anchor size factor must be > 0 (got {factor})")
+    if isinstance(params, SsdAnchorParams):
+        scales = tuple(round(s * factor, 3) for s in params.scales)
+        low = round(params.min_scale * factor, 3)
+        high = round(min(1.0, params.max_scale * factor), 3)
+        return dataclasses.replace(params, min_scale=low, max_scale=max(high, low), scales=scales)
+    return dataclasses.replace(params, anchor_scale=round(params.anchor_scale * factor, 3))
+
+
 def _fmt(value: float) -> str:
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return text if text not in ("", "-0") else "0"

@@ -88,5 +88,6 @@ def plan(cfg: Any, *, fit: bool, seed: int | None) -> AnchorPlan:
     if fitted.params == fitted.base:
         lines.append("anchors: the fit found nothing better than the base anchors; no fitted-anchors trial")
         return AnchorPlan(sub, base, note="\n".join(lines))
-    lines.append(_line(f"fitted anchors ({describe(fitted.params)}), run as trial 1", fitted.after))
+    grew = f"; the fit's sizes x{fitted.params_growth:g}" if fitted.params_growth != 1.0 else ""
+    lines.append(_line(f"fitted anchors ({describe(fitted.params)}{grew}), run as trial 1", fitted.after))
     return AnchorPlan(sub, base, fitted.params, fitted.after, "\n".join(lines))
