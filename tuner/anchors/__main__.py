@@ -2,7 +2,8 @@
 
 ``analyze`` prints the coverage table of the config's anchors on its training boxes (``--json``:
 one JSON object on stdout) and writes a PNG of box sizes against anchor shapes. ``fit`` fits the
-anchors to the boxes, prints before/after and writes the config with the fitted anchors to
+anchors to the boxes, grows their sizes for training (``--growth``, default
+:data:`tuner.anchors.fit.TRAINING_GROWTH`), prints before/after and writes the config with them to
 ``-o OUT`` (through :mod:`tuner.config`; an existing file only with ``--overwrite``).
 
 Bad input (unreadable or invalid records, an unsupported generator or resizer, an existing
