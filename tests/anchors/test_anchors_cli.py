@@ -92,6 +92,7 @@ def test_fit_grows_the_fitted_sizes_by_default_and_growth_1_keeps_them(bars, tmp
     assert "sizes x" not in capsys.readouterr().out
     assert main(["fit", "--config", str(bars), "-o", str(default)]) == 0
     assert f"sizes x{TRAINING_GROWTH:g}" in capsys.readouterr().out
+
     def read(path):  # the config holds 32-bit floats
         p = params_from_config(cfgmod.load(path))
         return (round(p.min_scale, 6), round(p.max_scale, 6), tuple(round(r, 6) for r in p.aspect_ratios))

@@ -64,9 +64,11 @@ def _check_paths(args: argparse.Namespace) -> None:
         raise AnchorError(f"--max-records must be >= 1 (got {args.max_records})")
     if args.command == "fit":
         from tuner.anchors.fit import MAX_RATIOS, MIN_RATIOS
+        from tuner.anchors.params import SIZE_FACTOR_RANGE
 
-        if args.growth is not None and not 0.25 <= args.growth <= 4.0:
-            raise AnchorError(f"--growth must be in 0.25..4 (got {args.growth:g}); 1.0 keeps the fitted sizes")
+        low, high = SIZE_FACTOR_RANGE
+        if args.growth is not None and not low <= args.growth <= high:
+            raise AnchorError(f"--growth must be in {low:g}..{high:g} (got {args.growth:g}); 1.0 keeps the fitted sizes")
         if args.ratios is not None and not MIN_RATIOS <= args.ratios <= MAX_RATIOS:
             raise AnchorError(f"--ratios must be in {MIN_RATIOS}..{MAX_RATIOS} (got {args.ratios})")
         out = Path(args.output)

@@ -81,7 +81,8 @@ def subject(cfg: Any, data: Sequence[str] | None = None, max_records: int | None
 
 @dataclasses.dataclass(frozen=True)
 class Fitted:
-    """A fit: the base and fitted parameters, their coverages, and the search's own numbers."""
+    """A fit: the base and fitted parameters (the search's result grown by ``params_growth``),
+    their coverages, and the search's own numbers (``result.params``: the coverage optimum)."""
 
     base: AnchorParams
     params: AnchorParams

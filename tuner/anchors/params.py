@@ -313,11 +313,16 @@ def generator_proto(params: AnchorParams, cfg: Any = None) -> "anchor_generator_
     return proto
 
 
+#: The size factors accepted on anchors: the space's ``anchors`` knob and ``tuner.anchors fit --growth``.
+SIZE_FACTOR_RANGE = (0.25, 4.0)
+
+
 def grown(params: AnchorParams, factor: float) -> AnchorParams:
     """``params`` with every anchor size times ``factor`` and the aspect ratios and grid kept:
     ``min_scale``/``max_scale`` (``max_scale`` capped at 1.0) or explicit ``scales`` of an
     ``ssd_anchor_generator``, ``anchor_scale`` of a ``multiscale_anchor_generator``; rounded to
-    3 decimals, as the fit writes them. The rule of the space's ``anchors`` knob, on parameters.
+    3 decimals, as the fit writes them. The space's ``anchors`` knob applies the same factor to a
+    config (``tuner.space.knobs.set_anchors``, which rounds to 4 decimals).
 
     Raises:
         ValueError: ``factor`` is not positive.

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from google.protobuf import text_format
 
 from tuner import config as cfgmod
+from tuner.anchors.params import SIZE_FACTOR_RANGE
 from tuner.config.errors import ConfigValueError
 from tuner.space.backbones import BACKBONE_PATTERNS, backbone_patterns
 
@@ -108,7 +109,7 @@ def set_freeze(cfg: Any, value: Any) -> None:
         cfg.train_config.freeze_variables.extend(patterns)
 
 
-ANCHOR_FACTOR_RANGE = (0.25, 4.0)
+ANCHOR_FACTOR_RANGE = SIZE_FACTOR_RANGE
 
 
 def set_anchors(cfg: Any, value: Any) -> None:
