@@ -10,8 +10,31 @@ import sys
 from typing import NoReturn, Sequence
 
 #: Exit codes of every CLI: success, a finding the command exists to report (lint errors, a
-#: failed study), bad input or usage (reported in one line before any work starts).
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: failed study), bad input or usage (reported in one line before any work starts), and an
+#: unexpected error inside odapi-tuner (a bug: one line, the traceback in a file).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def report_internal_error(exc: BaseException, prog: str) -> int:
+    """Print one line for an unexpected exception, keep its traceback in a temporary file, and
+    return :data:`EXIT_INTERNAL` (never an exit code the command gives a meaning to)."""
+    import datetime
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    where = "not saved"
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix=f"odapi-tuner-{stamp}-", suffix=".log", delete=False) as fh:
+            fh.write(f"--- {prog} {' '.join(sys.argv[1:])}\n{text}")
+            where = fh.name
+    except OSError:
+        pass
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    sys.stderr.write(f"error: unexpected {type(exc).__name__}{': ' + first if first else ''} (a bug in "
+                     f"odapi-tuner, not in your input; traceback: {where}; please report it)\n")
+    return EXIT_INTERNAL
 
 
 class OneLineParser(argparse.ArgumentParser):

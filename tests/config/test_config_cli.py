@@ -183,7 +183,8 @@ def test_edit_writes_output_and_prints_each_change(tmp_path: Path, dataset):
     assert f"train_input_reader.tf_record_input_reader.input_path: " \
            f"['PATH_TO_BE_CONFIGURED/train2017-?????-of-00256.tfrecord'] -> ['{dataset.train}']" in lines
     assert cfg.train_config.batch_size == 8
-    assert "input_reader" not in run("lint", out, "--no-anchors").stdout  # only the checkpoint placeholder is left
+    findings = run("lint", out, "--no-anchors").stdout.splitlines()
+    assert not [f for f in findings if "input_reader" in f.split(": ")[1]]  # only the checkpoint placeholder is left
 
 
 def test_edit_without_output_prints_the_config_and_the_changes_on_stderr(tmp_path: Path, dataset):

@@ -134,12 +134,16 @@ def test_fine_tune_checkpoint_without_type_and_reverse(ready):
                            "train_config.fine_tune_checkpoint_version=V2; or python -m tuner.config set CONFIG "
                            "train_config.fine_tune_checkpoint_version=V2 -o OUT (TF2 checkpoints are all V2)")
     set_value(ready, "train_config.fine_tune_checkpoint_version", "V2")
-    (finding,) = lint(ready)
-    assert (finding.severity, finding.path) == (Severity.ERROR, "train_config.fine_tune_checkpoint_type")
-    assert "silently assumes 'classification'" in finding.message
+    (finding,) = lint(ready)  # the OD API accepts it (config_util.update_fine_tune_checkpoint_type): a warning
+    assert (finding.severity, finding.path) == (Severity.WARNING, "train_config.fine_tune_checkpoint_type")
+    assert "the TF2 trainer takes 'classification' (from from_detection_checkpoint: false)" in finding.message
+    assert "restores the backbone only" in finding.message
     set_value(ready, "train_config.from_detection_checkpoint", True)
     findings = lint(ready)
-    assert findings[0].severity is Severity.WARNING and "'detection'" in findings[0].message
+    assert findings[0].severity is Severity.WARNING and "takes 'detection'" in findings[0].message
+    assert [f.path for f in findings] == ["train_config.fine_tune_checkpoint_type",
+                                          "train_config.from_detection_checkpoint"]
+    assert "still reads it while fine_tune_checkpoint_type is unset (true means 'detection')" in findings[1].message
     ready.train_config.ClearField("from_detection_checkpoint")
     set_value(ready, "train_config.fine_tune_checkpoint_type", "detection")
     assert lint(ready) == []
@@ -202,16 +206,24 @@ def test_argmax_matcher_unmatched_above_matched(ready):
 
 
 def test_deprecated_fields(tf1, shapes):
-    findings = _by_path([f for f in lint(tf1, check_files=False) if "deprecated" in f.message])
-    assert set(findings) == {"train_config.from_detection_checkpoint", "eval_config.num_examples",
-                             "eval_config.max_evals"}
+    deprecated = {"train_config.from_detection_checkpoint", "eval_config.num_examples", "eval_config.max_evals"}
+    findings = _by_path([f for f in lint(tf1, check_files=False) if f.path in deprecated])
+    assert set(findings) == deprecated
     assert findings["train_config.from_detection_checkpoint"].fix == (
-        "python -m tuner.config remove CONFIG train_config.from_detection_checkpoint -o OUT and "
-        "python -m tuner.config set CONFIG train_config.fine_tune_checkpoint_type=detection -o OUT")
+        "python -m tuner.config set CONFIG train_config.fine_tune_checkpoint_type=detection -o OUT and "
+        "python -m tuner.config remove CONFIG train_config.from_detection_checkpoint -o OUT")
+    assert "the TF2 trainer still reads it while fine_tune_checkpoint_type is unset" in \
+        findings["train_config.from_detection_checkpoint"].message
+    assert "TF1 evaluation setting" in findings["eval_config.max_evals"].message
     assert all(f.severity is Severity.WARNING for f in findings.values())
     set_value(shapes, "train_config.max_number_of_boxes", 20)
-    assert any(f.path == "train_config.max_number_of_boxes" and f.severity is Severity.WARNING
-               for f in lint(shapes, check_files=False))
+    (boxes,) = [f for f in lint(shapes, check_files=False) if f.path == "train_config.max_number_of_boxes"]
+    assert boxes.severity is Severity.WARNING
+    assert "pads each image's boxes to train_input_reader.max_number_of_boxes" in boxes.message
+    set_value(shapes, "train_config.fine_tune_checkpoint_type", "detection")
+    set_value(shapes, "train_config.from_detection_checkpoint", True)
+    (flag,) = [f for f in lint(shapes, check_files=False) if f.path == "train_config.from_detection_checkpoint"]
+    assert "ignored here: fine_tune_checkpoint_type 'detection' is set" in flag.message
 
 
 def test_batch_size_larger_than_dataset(ready, dataset, tmp_path: Path):
@@ -233,7 +245,9 @@ def test_corrupt_records_are_reported(ready, dataset):
 
 def test_format_findings(tf1):
     text = format_findings(lint(tf1, check_files=False))
-    assert text.splitlines()[0].startswith("error: train_config.fine_tune_checkpoint: placeholder")
+    assert text.splitlines()[0].startswith("error: model.ssd.feature_extractor.type: feature extractor "
+                                           "'ssd_mobilenet_v1' exists only in the TF1 OD API")
+    assert text.splitlines()[1].startswith("error: train_config.fine_tune_checkpoint: placeholder")
     assert all("(fix: " in line for line in text.splitlines())
 
 
@@ -341,7 +355,11 @@ def test_exponential_burnin_not_below_num_steps(ready):
 
 def test_manual_step_warmup_and_rejected_schedules(ready):
     set_schedule_type(ready, "manual_step")
-    set_value(ready, f"{MANUAL}.warmup", True)
+    set_value(ready, f"{MANUAL}.warmup", True)  # on a decaying schedule the "warm-up" ramps the rate down
+    (down,) = lint(ready)
+    assert (down.severity, down.path) == (Severity.WARNING, f"{MANUAL}.initial_learning_rate")
+    assert "the 'warm-up' ramps the rate down until step" in down.message
+    set_value(ready, f"{MANUAL}.initial_learning_rate", 0.0)  # a warm-up from 0, as context R-CNN's
     assert lint(ready) == []
     set_value(ready, f"{MANUAL}.schedule[0].step", 1000)
     set_value(ready, f"{MANUAL}.schedule[1].step", 1200)

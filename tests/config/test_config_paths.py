@@ -7,6 +7,7 @@ from object_detection.protos import pipeline_pb2, preprocessor_pb2, region_simil
 
 from tuner.config import (ConfigValueError, PathError, add_value, check_path, check_value, get_value,
                           iter_set_fields, parse_path, remove_value, set_value)
+from tuner.config.errors import OneofSwitchError
 from tuner.config.paths import Segment
 
 DESCRIPTOR = pipeline_pb2.TrainEvalPipelineConfig.DESCRIPTOR
@@ -56,8 +57,12 @@ def test_oneof_selection(zoo):
     assert get_value(zoo, f"{LR}.learning_rate") == "cosine_decay_learning_rate"
     set_value(zoo, resizer, "keep_aspect_ratio_resizer")
     assert zoo.model.ssd.image_resizer.WhichOneof("image_resizer_oneof") == "keep_aspect_ratio_resizer"
-    # setting a field below another member switches the oneof
-    set_value(zoo, "model.ssd.image_resizer.fixed_shape_resizer.height", 300)
+    # a field below another member would switch the oneof: refused, nothing changed, unless switch=True
+    with pytest.raises(OneofSwitchError, match="would switch model.ssd.image_resizer from keep_aspect_ratio_resizer "
+                                               "to fixed_shape_resizer.*set --switch"):
+        set_value(zoo, "model.ssd.image_resizer.fixed_shape_resizer.height", 300)
+    assert get_value(zoo, resizer) == "keep_aspect_ratio_resizer"
+    set_value(zoo, "model.ssd.image_resizer.fixed_shape_resizer.height", 300, switch=True)
     assert get_value(zoo, resizer) == "fixed_shape_resizer"
     assert get_value(zoo, "model.ssd.image_resizer.fixed_shape_resizer.height") == 300
     with pytest.raises(ConfigValueError, match="expects a member name.*did you mean 'fixed_shape_resizer'"):

@@ -37,7 +37,7 @@ def test_validation_catches_what_only_the_base_config_can_tell() -> None:
         with pytest.raises(spacemod.SpaceError, match=message):
             spacemod.validate(space, base)
     adam_like = cfgmod.load(SHAPES)
-    cfgmod.set_value(adam_like, "train_config.optimizer.adam_optimizer.epsilon", 1e-7)
+    cfgmod.set_value(adam_like, "train_config.optimizer.adam_optimizer.epsilon", 1e-7, switch=True)
     space = spacemod.parse_space({"params": {"m": {"knob": "momentum", "float": [0.8, 0.9]}}}, "s.yaml")
     with pytest.raises(spacemod.SpaceError, match="knob 'momentum' needs a momentum or rms_prop optimizer"):
         spacemod.validate(space, adam_like)

@@ -2,10 +2,15 @@
 
 Thin by design: parse arguments, call the library, print. Bad input prints one line
 ``error: ...`` on stderr and exits 2, and nothing is written; ``lint`` exits 1 when it finds
-errors (with ``--fix``: errors that remain after fixing).
+errors (with ``--fix``: errors that remain after fixing); an unexpected error (a bug of ours)
+prints one line, keeps the traceback in a temporary file and exits 3.
 
 Output files: ``set``, ``add``, ``remove`` and ``edit`` write the edited config to ``-o OUT``, or
-print it to stdout without ``-o``; the input is overwritten only when ``-o`` names it.
+print it to stdout without ``-o``; the input is overwritten only when ``-o`` names it. They (and
+``lint --fix``) change only the lines of the fields they change: comments, field order and
+layout elsewhere stay (:mod:`tuner.config.textedit`). A path that would switch a oneof away from
+the member the config holds (another model type, anchor generator, schedule ...) is refused
+unless ``set``/``add`` get ``--switch``.
 
 ``edit CONFIG [--num-steps N] [--learning-rate X] [--schedule KIND] [--warmup-fraction F]
 [--l2 W] [--batch-size B] [--data DIR | --train-data R --eval-data R --label-map M] [-o OUT]``
@@ -29,11 +34,12 @@ from typing import Sequence
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
-from tuner.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser
+from tuner.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser, report_internal_error
 from tuner.config.diff import diff, format_diff
 from tuner.config.edits import dataset_files
 from tuner.config.errors import ConfigError
-from tuner.config.io import dumps, load, write_text_atomic
+from tuner.config.io import dumps, load, loads, read_text, write_text_atomic
+from tuner.config.textedit import render_edit
 from tuner.config.lint import format_findings, has_errors, lint
 from tuner.config.paths import add_value, get_value, remove_value, set_value
 from tuner.config.plan import Dataset, EditPlan, apply_plan
@@ -59,11 +65,20 @@ def _format(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _write_or_print(cfg: Message, out: str | None) -> None:
+def _load_text(path: str) -> tuple[str, Message]:
+    """The file's text and the config parsed from it (edits are written onto the text)."""
+    text = read_text(path)
+    return text, loads(text, source=path)
+
+
+def _write_or_print(original: str, before: Message, cfg: Message, out: str | None) -> None:
+    """Write ``cfg`` as ``original`` with only the changed fields' lines changed (comments, order and
+    layout kept: :func:`tuner.config.textedit.render_edit`), to ``out`` or stdout."""
+    text = render_edit(original, before, cfg)
     if out is None:
-        sys.stdout.write(dumps(cfg))
+        sys.stdout.write(text)
     else:
-        write_text_atomic(out, dumps(cfg))
+        write_text_atomic(out, text)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -81,6 +96,11 @@ def _build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("config")
         cmd.add_argument("edits", nargs="+", metavar=metavar)
         cmd.add_argument("-o", "--output", help="output file (the input only if named explicitly)")
+        if name != "remove":
+            cmd.add_argument("--switch", action="store_true",
+                             help="allow a path through another member of a oneof than the config holds (e.g. "
+                                  "ssd_anchor_generator on a multiscale_anchor_generator): the held member and "
+                                  "everything under it are dropped; refused without this flag")
     _add_edit_parser(sub)
     dif = sub.add_parser("diff", help="list differences A -> B as 'path: old -> new'")
     dif.add_argument("a")
@@ -150,12 +170,12 @@ def _edit(args: argparse.Namespace) -> None:
     if plan.is_empty():
         raise ConfigError("edit needs at least one edit",
                           fix="give e.g. --num-steps N, --learning-rate X or --data DIR (see --help)")
-    before = load(args.config)
+    original, before = _load_text(args.config)
     cfg = type(before)()
     cfg.CopyFrom(before)
     apply_plan(cfg, plan)
-    _write_or_print(cfg, args.output)
-    text = format_diff(diff(before, cfg))
+    text = format_diff(diff(before, cfg))  # before writing: a failure here leaves no file behind
+    _write_or_print(original, before, cfg, args.output)
     if text:
         print(text, file=sys.stdout if args.output is not None else sys.stderr)
 
@@ -167,7 +187,7 @@ def _lint(args: argparse.Namespace) -> int:
     if args.output is not None and not args.fix:
         raise ConfigError("lint -o writes the fixed config and needs --fix",
                           fix="add --fix, or drop -o to only lint")
-    cfg = load(args.config)
+    original, cfg = _load_text(args.config)
     check_files, check_anchors = not args.no_files, not args.no_anchors
     tfquiet.set_verbose(args.verbose)
     with tfquiet.quietly():  # the anchor check imports TensorFlow: its start-up lines stay off ours
@@ -177,7 +197,7 @@ def _lint(args: argparse.Namespace) -> int:
             result = apply_fixes(cfg, base_dir=args.base_dir, check_files=check_files, check_anchors=check_anchors)
             findings = list(result.remaining)
             if args.output is not None:
-                write_text_atomic(args.output, dumps(result.config))
+                write_text_atomic(args.output, render_edit(original, cfg, result.config))
             label = "fixed" if args.output is not None else "would fix"
             for change in result.changes:
                 print(f"{label}: {change}")
@@ -192,16 +212,18 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "get":
         print(_format(get_value(load(args.config), args.path)))
     elif args.command in ("set", "add", "remove"):
-        cfg = load(args.config)
+        original, before = _load_text(args.config)
+        cfg = type(before)()
+        cfg.CopyFrom(before)
         for edit in args.edits:
             if args.command == "set":
-                set_value(cfg, *_assignment(edit))
+                set_value(cfg, *_assignment(edit), switch=args.switch)
             elif args.command == "add":
                 path, value = _assignment(edit) if "=" in edit else (edit, None)
-                add_value(cfg, path, value)
+                add_value(cfg, path, value, switch=args.switch)
             else:
                 remove_value(cfg, edit)
-        _write_or_print(cfg, args.output)
+        _write_or_print(original, before, cfg, args.output)
     elif args.command == "edit":
         _edit(args)
     elif args.command == "diff":
@@ -214,7 +236,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 lint errors, 2 bad input)."""
+    """Run the CLI; return the exit code (0 ok, 1 lint errors, 2 bad input, 3 a bug of ours)."""
     args = _build_parser().parse_args(argv)
     try:
         return _run(args)
@@ -228,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: {os.strerror(exc.errno) if exc.errno else exc}: "
                          f"{exc.filename or ''} (fix: check the path)\n")
         return EXIT_USAGE
+    except Exception as exc:  # a bug: one line and its own exit code, never lint's "errors found"
+        return report_internal_error(exc, "python -m tuner.config")
 
 
 if __name__ == "__main__":

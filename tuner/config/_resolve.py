@@ -6,30 +6,68 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import re
 from typing import Any, Union
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, OneofDescriptor
 from google.protobuf.message import Message
 
-from tuner.config.errors import PathError
+from tuner.config.errors import OneofSwitchError, PathError
 from tuner.config.values import type_name
 
-_SEGMENT = re.compile(r"^([A-Za-z_]\w*)(?:\[\s*(-?\d+|[A-Za-z_]\w*)\s*\])?$")
+_SEGMENT = re.compile(r"^([A-Za-z_]\w*)(?:\[\s*(-?\d+|[A-Za-z_]\w*|\"[^\"]*\"|'[^']*')\s*\])?$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 Key = Union[int, str, None]
 Target = Union[Message, Descriptor]
 
 
 @dataclasses.dataclass(frozen=True)
 class Segment:
-    """One path segment: a name plus an optional ``[index]`` or ``[oneof_member]`` key."""
+    """One path segment: a name plus an optional ``[index]``, ``[oneof_member]`` or map ``[key]``
+    (a map key that is not a plain name or integer is quoted: ``[\"left eye\"]``)."""
 
     name: str
     key: Key = None
 
     def __str__(self) -> str:
-        return self.name if self.key is None else f"{self.name}[{self.key}]"
+        return self.name if self.key is None else f"{self.name}[{format_key(self.key)}]"
 
+
+def format_key(key: int | str | bool) -> str:
+    """A key as a path writes it: integers and plain names as they are, other strings quoted."""
+    if isinstance(key, bool):
+        return str(key).lower()
+    if isinstance(key, int) or _IDENTIFIER.match(key):
+        return str(key)
+    return json.dumps(key)
+
+
+def is_map(field: FieldDescriptor) -> bool:
+    """Whether ``field`` is a protobuf map (``map<K, V>``: a repeated entry message in the schema)."""
+    return field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry
+
+
+def map_key(field: FieldDescriptor, seg: Segment, path: str) -> int | str | bool:
+    """The key of ``field[key]`` (a map field) converted to the map's key type.
+
+    Raises:
+        PathError: The key does not fit the key type (e.g. a name for an int32-keyed map).
+    """
+    key_field = field.message_type.fields_by_name["key"]
+    if key_field.type == FieldDescriptor.TYPE_STRING:
+        return str(seg.key)
+    if key_field.type == FieldDescriptor.TYPE_BOOL:
+        if str(seg.key).lower() in ("true", "false"):
+            return str(seg.key).lower() == "true"
+    else:
+        try:
+            return int(seg.key)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    raise PathError(f"'{seg}': {field.name} is a map keyed by {type_name(key_field)}, not {seg.key!r} "
+                    f"(path '{path}')", path=path, segment=str(seg),
+                    fix=f"give a {type_name(key_field)} key, e.g. {field.name}[1]")
 
 def parse_path(path: str) -> tuple[Segment, ...]:
     """Split a dotted path into segments.
@@ -41,7 +79,7 @@ def parse_path(path: str) -> tuple[Segment, ...]:
         raise PathError(f"empty path {path!r}", path=str(path), segment="",
                         fix="give a dotted path such as train_config.num_steps")
     segments = []
-    for text in path.strip().split("."):
+    for text in _split_dots(path.strip()):
         match = _SEGMENT.match(text.strip())
         if not match:
             raise PathError(f"malformed segment {text!r} in path {path!r}", path=path, segment=text,
@@ -50,9 +88,28 @@ def parse_path(path: str) -> tuple[Segment, ...]:
         name, key = match.group(1), match.group(2)
         if key is not None and re.match(r"^-?\d+$", key):
             segments.append(Segment(name, int(key)))
+        elif key is not None and key[0] in "'\"":
+            segments.append(Segment(name, key[1:-1]))
         else:
             segments.append(Segment(name, key))
     return tuple(segments)
+
+
+def _split_dots(path: str) -> list[str]:
+    """Split on the dots outside quoted map keys (``a["x.y"].b`` is two segments)."""
+    parts, current, quote = [], "", ""
+    for char in path:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == ".":
+            parts.append(current)
+            current = ""
+            continue
+        current += char
+    parts.append(current)
+    return parts
 
 
 def _prefix(segments: tuple[Segment, ...], upto: int) -> str:
@@ -130,9 +187,46 @@ def _not_set(msg: Message, field: FieldDescriptor, where: str, path: str) -> Pat
                      segment=field.name, fix=fix)
 
 
-def _walk(root: Target, segments: tuple[Segment, ...], path: str, *, create: bool
+#: Extra advice, per oneof, on the explicit way to switch it.
+_SWITCH_HINTS = {
+    "model": "a model of another type is another config: start from a zoo config of that type",
+    "learning_rate": "to change the schedule type keeping its rate and length: python -m tuner.config edit CONFIG "
+                     "--schedule KIND",
+}
+
+
+def guard_oneof(msg: Message | None, field: FieldDescriptor, where: str, path: str, *, switch: bool) -> None:
+    """Refuse to enter or set ``field`` when it belongs to a oneof that holds another member.
+
+    Protobuf switches a oneof silently: setting any field below ``model.ssd`` clears a
+    ``faster_rcnn`` model. ``switch`` (``set --switch``) allows it on purpose.
+
+    Raises:
+        OneofSwitchError: naming the member that is set and the explicit ways to switch.
+    """
+    oneof = field.containing_oneof
+    if switch or msg is None or oneof is None:
+        return
+    held = msg.WhichOneof(oneof.name)
+    if held is None or held == field.name:
+        return
+    parent = where.rsplit(".", 1)[0] if "." in where else "<root>"
+    target = f"{parent}.{held}" if parent != "<root>" else held
+    hint = _SWITCH_HINTS.get(oneof.name)
+    fix = (f"edit the fields under {target} instead; to replace it on purpose (everything under it is dropped): "
+           f"python -m tuner.config set --switch CONFIG {path}=VALUE -o OUT" + (f"; {hint}" if hint else ""))
+    where_ = "the config" if parent == "<root>" else parent
+    raise OneofSwitchError(f"'{path}' would switch {where_} from {held} to {field.name}: the config has {target} "
+                           f"set and protobuf would silently drop it; nothing was changed", path=path,
+                           segment=field.name, oneof=oneof.name, held=held, wanted=field.name, fix=fix)
+
+
+def _walk(root: Target, segments: tuple[Segment, ...], path: str, *, create: bool, switch: bool = False
           ) -> tuple[Message | None, Descriptor]:
-    """Follow all but the last segment; return (message or None, its descriptor)."""
+    """Follow all but the last segment; return (message or None, its descriptor).
+
+    With ``create``, unset messages on the way are created; one in a oneof that holds another
+    member only with ``switch`` (:func:`guard_oneof`)."""
     msg = root if isinstance(root, Message) else None
     desc = root.DESCRIPTOR if isinstance(root, Message) else root
     for i, seg in enumerate(segments[:-1]):
@@ -149,6 +243,9 @@ def _walk(root: Target, segments: tuple[Segment, ...], path: str, *, create: boo
                             f"(path '{path}')", path=path, segment=seg.name,
                             fix=f"end the path at '{where}'")
         repeated = field.label == FieldDescriptor.LABEL_REPEATED
+        if is_map(field):
+            msg, desc = _enter_map(msg, field, seg, where, path, create=create)
+            continue
         if seg.key is None:
             if repeated:
                 raise PathError(f"'{where}' is repeated; choose an entry (path '{path}')", path=path,
@@ -156,6 +253,8 @@ def _walk(root: Target, segments: tuple[Segment, ...], path: str, *, create: boo
             if msg is not None:
                 if not create and not msg.HasField(field.name):
                     raise _not_set(msg, field, where, path)
+                if create:
+                    guard_oneof(msg, field, where, path, switch=switch)
                 msg = getattr(msg, field.name)
             desc = field.message_type
         elif isinstance(seg.key, int):
@@ -180,15 +279,40 @@ def _walk(root: Target, segments: tuple[Segment, ...], path: str, *, create: boo
     return msg, desc
 
 
-def _resolve(root: Target, path: str, *, create: bool = False
+def _enter_map(msg: Message | None, field: FieldDescriptor, seg: Segment, where: str, path: str, *,
+               create: bool) -> tuple[Message | None, Descriptor]:
+    """Step into ``field[key]`` of a map whose values are messages."""
+    value_field = field.message_type.fields_by_name["value"]
+    if seg.key is None:
+        raise PathError(f"'{where}' is a map; choose a key (path '{path}')", path=path, segment=seg.name,
+                        fix=f"use {seg.name}[KEY]")
+    if value_field.type != FieldDescriptor.TYPE_MESSAGE:
+        raise PathError(f"'{where}' holds {type_name(value_field)} values; nothing is below them (path "
+                        f"'{path}')", path=path, segment=str(seg), fix=f"end the path at '{where}'")
+    key = map_key(field, seg, path)
+    if msg is not None:
+        container = getattr(msg, field.name)
+        if key not in container and not create:
+            raise PathError(f"no key {format_key(key)} in map '{where.rsplit('[', 1)[0]}' (path '{path}')",
+                            path=path, segment=str(seg),
+                            fix=f"keys here: {', '.join(format_key(k) for k in container) or 'none'}")
+        msg = container[key]
+    return msg, value_field.message_type
+
+
+def _resolve(root: Target, path: str, *, create: bool = False, switch: bool = False
              ) -> tuple[Message | None, FieldDescriptor | OneofDescriptor, Segment]:
     segments = parse_path(path)
-    msg, desc = _walk(root, segments, path, create=create)
+    msg, desc = _walk(root, segments, path, create=create, switch=switch)
     last = segments[-1]
     item = _lookup(desc, last, path, _prefix(segments, len(segments) - 1))
     if isinstance(item, OneofDescriptor) and last.key is not None:
         raise PathError(f"'{last.name}' is a oneof; it takes no [{last.key}] (path '{path}')",
                         path=path, segment=str(last), fix=f"drop the [{last.key}]")
+    if isinstance(item, FieldDescriptor) and is_map(item):
+        if last.key is not None:
+            last = Segment(last.name, map_key(item, last, path))
+        return msg, item, last
     if isinstance(item, FieldDescriptor) and last.key is not None:
         if isinstance(last.key, str):
             _member(item, last, path)

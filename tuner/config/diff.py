@@ -9,8 +9,8 @@ from google.protobuf import text_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from tuner.config._resolve import format_key, is_map
 from tuner.config.values import to_python
-
 
 
 class MessageText(str):
@@ -92,6 +92,25 @@ def _diff_repeated_messages(path: str, field: FieldDescriptor, old: Any, new: An
             yield Change(where, None, _text(new[i]))
 
 
+def _diff_map(path: str, field: FieldDescriptor, old: Any, new: Any) -> Iterator[Change]:
+    """A map compared key by key (``path[key]``), in key order: message values field by field."""
+    value_field = field.message_type.fields_by_name["value"]
+    old = {} if old is None else old
+    new = {} if new is None else new
+    for key in sorted(set(old) | set(new)):
+        where = f"{path}[{format_key(key)}]"
+        if value_field.type == FieldDescriptor.TYPE_MESSAGE:
+            if key in old and key in new:
+                yield from _diff_messages(old[key], new[key], where)
+            else:
+                yield Change(where, _text(old[key]) if key in old else None, _text(new[key]) if key in new else None)
+            continue
+        before = to_python(value_field, old[key], single=True) if key in old else None
+        after = to_python(value_field, new[key], single=True) if key in new else None
+        if before != after:
+            yield Change(where, before, after)
+
+
 def _diff_messages(a: Message, b: Message, prefix: str) -> Iterator[Change]:
     set_a = {f.name: (f, v) for f, v in a.ListFields()}
     set_b = {f.name: (f, v) for f, v in b.ListFields()}
@@ -101,6 +120,9 @@ def _diff_messages(a: Message, b: Message, prefix: str) -> Iterator[Change]:
         path = f"{prefix}.{field.name}" if prefix else field.name
         old = set_a.get(field.name, (field, None))[1]
         new = set_b.get(field.name, (field, None))[1]
+        if is_map(field):
+            yield from _diff_map(path, field, old, new)
+            continue
         if field.type == FieldDescriptor.TYPE_MESSAGE:
             if field.label == FieldDescriptor.LABEL_REPEATED:
                 yield from _diff_repeated_messages(path, field, old or [], new or [])
@@ -121,7 +143,8 @@ def diff(a: Message, b: Message) -> list[Change]:
     """Differences from ``a`` (base) to ``b`` (variant), in schema order.
 
     Scalars present on both sides are compared by value; a field set on one side only is
-    reported with None on the other (even if the set value equals the default). Repeated
+    reported with None on the other (even if the set value equals the default). Maps are
+    compared key by key (``path[key]``). Repeated
     messages whose entries are uniquely named by a oneof (augmentations) are aligned by name,
     otherwise by index. Repeated scalars are compared as whole lists.
 

@@ -9,6 +9,7 @@ Tree::
     ├── ConfigSyntaxError   text-format syntax/schema errors, with file:line:column and token
     ├── ConfigFileError     a file that cannot be read or written
     ├── PathError           a dotted path that does not exist in the schema or in the config
+    │   └── OneofSwitchError  a path that would replace the member a oneof holds (the user's model)
     └── ConfigValueError    a value of the wrong type or out of range (also a ``ValueError``)
 """
 from __future__ import annotations
@@ -73,6 +74,24 @@ class PathError(ConfigError):
         self.valid = tuple(valid)
         self.suggestion = suggestion
         super().__init__(message, fix=fix)
+
+
+class OneofSwitchError(PathError):
+    """An edit would switch a oneof away from the member the config has set (protobuf would
+    silently clear that member: a Faster R-CNN model, the anchor generator, the schedule ...).
+
+    Attributes:
+        oneof: The oneof's name (``model``, ``anchor_generator_oneof``, ...).
+        held: The member the config has set.
+        wanted: The member the path names.
+    """
+
+    def __init__(self, message: str, *, path: str, segment: str, oneof: str, held: str, wanted: str,
+                 fix: str | None = None) -> None:
+        self.oneof = oneof
+        self.held = held
+        self.wanted = wanted
+        super().__init__(message, path=path, segment=segment, fix=fix)
 
 
 class ConfigValueError(ConfigError, ValueError):

@@ -47,10 +47,26 @@ def _token_at(text: str, line: int, column: int, detail: str) -> str:
     return match.group(0)
 
 
+#: Fields the OD API's schema no longer has that old configs (the zoo's TF1 samples) still carry.
+REMOVED_FIELDS = {"batch_norm_trainable": "TF1 sample configs still carry it; batch norm training follows "
+                                          "freeze_batchnorm now"}
+#: Extensions some zoo configs use that only Google's internal build registers.
+_INTERNAL_EXTENSION = re.compile(r'Extension "([\w.]+)" not registered')
+
+
 def _hint(detail: str) -> str:
     """Return a fix hint for a parse error message, with a closest-name suggestion if possible."""
+    internal = _INTERNAL_EXTENSION.search(detail)
+    if internal:
+        return (f"{internal.group(1).rsplit('.', 1)[-1]} is a Google-internal extension (some zoo configs carry it "
+                "in external_input_reader); the public OD API cannot read it: replace that input reader's "
+                "external_input_reader { ... } block with tf_record_input_reader { input_path: \"RECORDS\" }")
+    if detail.startswith("Expected string"):
+        return 'string values are quoted: write it as "VALUE" (e.g. fine_tune_checkpoint: "PATH_TO_BE_CONFIGURED")'
     pool = descriptor_pool.Default()
     match = _NO_FIELD.search(detail)
+    if match and match.group(2) in REMOVED_FIELDS:
+        return f"{match.group(2)} was removed from the OD API ({REMOVED_FIELDS[match.group(2)]}): delete that line"
     if match:
         try:
             desc = pool.FindMessageTypeByName(match.group(1))
@@ -96,6 +112,9 @@ def parse_text(text: str, message: M, *, source: str = "<string>") -> M:
         line = exc.GetLine() if hasattr(exc, "GetLine") else None
         column = exc.GetColumn() if hasattr(exc, "GetColumn") else None
         detail = _QUOTED_LINE.sub("", _LOCATION.sub("", raw)).strip()
+        internal = _INTERNAL_EXTENSION.search(detail)
+        if internal:  # protobuf's text goes on about _pb2 imports, which the user cannot act on
+            detail = f'Extension "{internal.group(1)}" not registered: it is not part of the public OD API'
         token = _token_at(text, line, column, detail) if line is not None and column is not None else ""
         raise ConfigSyntaxError(detail, source=source, line=line, column=column, token=token,
                                 fix=_hint(detail)) from None

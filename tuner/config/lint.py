@@ -20,7 +20,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from object_detection.protos import train_pb2
 from object_detection.protos import input_reader_pb2
 
-from tuner.config import lint_schedule
+from tuner.config import lint_schedule, lint_tf2
 from tuner.config.edits import model_num_classes_path
 from tuner.config.errors import ConfigError
 from tuner.config.findings import (PLACEHOLDER, Config, Finding, LintContext, Repair, Rule, Severity, cli,
@@ -182,12 +182,15 @@ def _ranges(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
 def _fine_tune(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
     train = cfg.train_config
     if train.fine_tune_checkpoint and not train.fine_tune_checkpoint_type:
+        # config_util.update_fine_tune_checkpoint_type: the type follows from_detection_checkpoint
         implied = "detection" if train.from_detection_checkpoint else "classification"
-        report = warning if train.from_detection_checkpoint else error
-        yield report("train_config.fine_tune_checkpoint_type",
-                     "fine_tune_checkpoint is set without fine_tune_checkpoint_type; the trainer "
-                     f"silently assumes {implied!r}",
-                     cli("set", "train_config.fine_tune_checkpoint_type=detection") + " (or classification)")
+        restores = "backbone and feature-map layers" if implied == "detection" else "backbone only"
+        yield warning("train_config.fine_tune_checkpoint_type",
+                      "fine_tune_checkpoint is set without fine_tune_checkpoint_type; the TF2 trainer takes "
+                      f"{implied!r} (from from_detection_checkpoint: {str(train.from_detection_checkpoint).lower()}) "
+                      f"and restores the {restores}",
+                      cli("set", f"train_config.fine_tune_checkpoint_type={implied}") + " to say it, or "
+                      + ("classification" if implied == "detection" else "detection") + " for the other")
     if train.fine_tune_checkpoint and train.fine_tune_checkpoint_version != train_pb2.CheckpointVersion.V2:
         yield error("train_config.fine_tune_checkpoint_version",
                     "fine_tune_checkpoint_version is V1 (the default when unset); the TF2 trainer refuses it "
@@ -261,18 +264,6 @@ def _matcher(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
                               f"{argmax.matched_threshold:g}: the OD API rejects this matcher",
                         cli("set", f"{path}=T") + " with T <= matched_threshold (in a search space, the "
                         "`matcher_iou` knob sets both)")
-
-
-def _deprecated(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
-    for path, field, _ in iter_set_fields(cfg):
-        if not field.GetOptions().deprecated:
-            continue
-        if field.name == "from_detection_checkpoint":
-            fix = cli("remove", path) + " and " + cli("set", "train_config.fine_tune_checkpoint_type=detection")
-        else:
-            fix = cli("remove", path)
-        yield warning(path, f"{field.name} is deprecated in the OD API schema and ignored or "
-                            "superseded by the TF2 trainer", fix)
 
 
 def _batch_size(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
@@ -349,11 +340,11 @@ def _anchor_coverage(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
 
 
 #: The lint rules, in report order.
-RULES: tuple[Rule, ...] = (_sections, _placeholders, _missing_files, _eval_label_map, _num_classes,
-                           _ranges, lint_schedule.cosine, lint_schedule.warmup,
+RULES: tuple[Rule, ...] = (_sections, lint_tf2.extractors, _placeholders, _missing_files, _eval_label_map,
+                           _num_classes, _ranges, lint_schedule.cosine, lint_schedule.warmup,
                            lint_schedule.manual_steps, lint_schedule.decay_shape, _fine_tune,
-                           _trainable_filters, _aspect_ratios, _matcher, _deprecated, _batch_size,
-                           _anchor_coverage)
+                           lint_tf2.load_all_vars, _trainable_filters, _aspect_ratios, _matcher,
+                           lint_tf2.deprecated, _batch_size, _anchor_coverage)
 
 
 def lint(cfg: Config, *, base_dir: PathLike | None = None, check_files: bool = True,

@@ -106,6 +106,13 @@ def warmup(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
                                                 "initial_learning_rate",
                         cli("set", f"{path}.burnin_steps=B") + f" with B < {n}", _cut_warmup("burnin_steps", path, n))
     elif kind == "manual_step_learning_rate":
+        if s.warmup and s.schedule and s.initial_learning_rate > s.schedule[0].learning_rate:
+            yield warning(f"{path}.initial_learning_rate",
+                          f"warmup is on but initial_learning_rate {s.initial_learning_rate:g} is above the first "
+                          f"step's rate {s.schedule[0].learning_rate:g}: the 'warm-up' ramps the rate down until step "
+                          f"{s.schedule[0].step}",
+                          cli("set", f"{path}.initial_learning_rate=R") + " with R below the first step's rate (0 "
+                          "warms up from nothing), or " + cli("set", f"{path}.warmup=false"))
         if s.warmup and s.schedule and s.schedule[0].step >= n:
             yield error(f"{path}.schedule[0].step", f"with warmup the rate ramps up until the first "
                                                     f"step {s.schedule[0].step} >= num_steps {n}: "

@@ -10,6 +10,8 @@ Path forms (segments separated by ``.``)::
                                                              repeated message by its oneof member
     model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios      repeated scalar, as a list
     model.ssd.anchor_generator.ssd_anchor_generator.aspect_ratios[0]   one element
+    eval_config.super_categories[person]                     map entry by key (quoted if needed:
+                                                             keypoint_label_to_std["left eye"])
 
 Unknown names raise :class:`PathError` naming the failing segment, the valid names at that level
 and the closest match. :func:`check_path` validates a path against the schema alone (no config
@@ -25,7 +27,7 @@ from google.protobuf.descriptor import FieldDescriptor, OneofDescriptor
 from google.protobuf.message import Message
 
 from tuner.config._resolve import (Key, Segment, Target, _index, _member, _named_index, _not_set,
-                                   _resolve, parse_path)
+                                   _resolve, format_key, guard_oneof, is_map, parse_path)
 from tuner.config.errors import ConfigValueError, PathError
 from tuner.config.values import coerce_value, parse_value, to_python, type_name
 
@@ -75,6 +77,11 @@ def check_path(target: Target, path: str) -> PathInfo:
     _, item, last = _resolve(desc, path)
     if isinstance(item, OneofDescriptor):
         return PathInfo(path, None, item, None, "oneof member name")
+    if is_map(item):
+        value_field = item.message_type.fields_by_name["value"]
+        if last.key is None:
+            return PathInfo(path, item, None, None, f"map of {type_name(value_field)}")
+        return PathInfo(path, item, None, last.key, type_name(value_field))
     if isinstance(last.key, str):
         member = item.message_type.fields_by_name[last.key]
         return PathInfo(path, item, None, last.key, type_name(member))
@@ -97,6 +104,8 @@ def check_value(target: Target, path: str, value: Any) -> Any:
     if info.oneof is not None:
         return _oneof_member(info.oneof, value, path).name
     assert info.field is not None  # internal invariant: a path names a field or a oneof
+    if is_map(info.field):
+        return _map_value(info.field, value, path, info.key)
     if isinstance(info.key, str):
         return _typed(info.field.message_type.fields_by_name[info.key], value, path, single=True)
     return _typed(info.field, value, path, single=info.key is not None)
@@ -115,6 +124,37 @@ def _typed(field: FieldDescriptor, value: Any, path: str, *, single: bool) -> An
                                    path=path, fix="give one value")
         return parsed
     return coerce_value(field, value, path=path, single=single)
+
+
+def _map_value(field: FieldDescriptor, value: Any, path: str, key: Key) -> Any:
+    """The typed value for ``map[key]`` (``key`` None: a whole map, given as a dict).
+
+    Raises:
+        ConfigValueError: Not a dict for a whole map, or a value of the wrong type.
+    """
+    value_field = field.message_type.fields_by_name["value"]
+    if key is not None:
+        return _typed(value_field, value, path, single=True)
+    if not isinstance(value, dict):
+        raise ConfigValueError(f"{path} is a map; set one entry at a time", path=path,
+                               fix=f"set {path}[KEY]=VALUE (remove {path}[KEY] drops one)")
+    key_field = field.message_type.fields_by_name["key"]
+    return {_typed(key_field, k, path, single=True): _typed(value_field, v, f"{path}[{format_key(k)}]", single=True)
+            for k, v in value.items()}
+
+
+def _set_map(msg: Message, field: FieldDescriptor, key: Key, value: Any, path: str) -> None:
+    container = getattr(msg, field.name)
+    value_field = field.message_type.fields_by_name["value"]
+    typed = _map_value(field, value, path, key)
+    entries = {key: typed} if key is not None else typed
+    if key is None:
+        container.clear()
+    for k, v in entries.items():
+        if value_field.type == FieldDescriptor.TYPE_MESSAGE:
+            container[k].CopyFrom(v)
+        else:
+            container[k] = _store(value_field, v)
 
 
 def _oneof_member(oneof: OneofDescriptor, value: Any, path: str) -> FieldDescriptor:
@@ -174,6 +214,14 @@ def get_value(cfg: Message, path: str) -> Any:
     if isinstance(item, OneofDescriptor):
         return msg.WhichOneof(item.name)
     container = getattr(msg, item.name)
+    if is_map(item):
+        value_field = item.message_type.fields_by_name["value"]
+        if last.key is None:
+            return {k: to_python(value_field, container[k], single=True) for k in container}
+        if last.key not in container:
+            raise PathError(f"no key {format_key(last.key)} in map {item.name} (path '{path}')", path=path,
+                            segment=str(last), fix=f"keys here: {', '.join(format_key(k) for k in container) or 'none'}")
+        return to_python(value_field, container[last.key], single=True)
     if isinstance(last.key, int):
         return to_python(item, container[_index(container, last, path)], single=True)
     if isinstance(last.key, str):
@@ -185,26 +233,39 @@ def get_value(cfg: Message, path: str) -> Any:
     return to_python(item, container)
 
 
-def set_value(cfg: Message, path: str, value: Any) -> None:
-    """Set the value at ``path``, creating intermediate messages (and switching oneofs).
+def set_value(cfg: Message, path: str, value: Any, *, switch: bool = False) -> None:
+    """Set the value at ``path``, creating intermediate messages.
+
+    A path through a oneof member other than the one the config holds (``model.ssd...`` on a
+    ``faster_rcnn`` model, ``ssd_anchor_generator`` on a ``multiscale_anchor_generator``) would
+    make protobuf drop the held member silently: it is refused unless ``switch``. Naming the
+    oneof itself (``...image_resizer_oneof=fixed_shape_resizer``) is an explicit switch.
 
     Args:
         cfg: Config to edit in place.
         path: Dotted path.
         value: A Python value or a literal string (see :func:`tuner.config.values.parse_value`).
             Repeated fields take a list (or ``"[a,b]"``); message fields take a message, a dict
-            or text format; a oneof segment takes the name of the member to select.
+            or text format; a oneof segment takes the name of the member to select; a map
+            entry (``name[key]``) its value, a whole map a dict.
+        switch: Allow the path to switch oneofs (``set --switch``).
 
     Raises:
+        OneofSwitchError: The path would switch a oneof and ``switch`` is false (nothing changed).
         PathError: Unknown path, index out of range, missing named entry.
         ConfigValueError: Wrong type or out of range.
     """
-    msg, item, last = _resolve(cfg, path, create=True)
+    msg, item, last = _resolve(cfg, path, create=True, switch=switch)
     assert msg is not None  # internal invariant
+    if isinstance(item, FieldDescriptor):
+        guard_oneof(msg, item, path, path, switch=switch)
     if isinstance(item, OneofDescriptor):
         member = _oneof_member(item, value, path)
         if msg.WhichOneof(item.name) != member.name:
             getattr(msg, member.name).SetInParent()
+        return
+    if is_map(item):
+        _set_map(msg, item, last.key, value, path)
         return
     container = getattr(msg, item.name)
     if isinstance(last.key, str):
@@ -231,22 +292,29 @@ def set_value(cfg: Message, path: str, value: Any) -> None:
         setattr(msg, item.name, _store(item, typed))
 
 
-def add_value(cfg: Message, path: str, value: Any = None) -> None:
+def add_value(cfg: Message, path: str, value: Any = None, *, switch: bool = False) -> None:
     """Append to a repeated field.
 
     ``add X.aspect_ratios 1.0`` appends a scalar (a list extends); ``add X.repeated_msg [value]``
     appends a message (empty if no value); ``add train_config.data_augmentation_options[name]``
     appends an entry with that oneof member set (fields from ``value`` if given).
 
+    A path through another member of a oneof than the one held is refused unless ``switch``
+    (as in :func:`set_value`).
+
     Raises:
+        OneofSwitchError: The path would switch a oneof and ``switch`` is false (nothing changed).
         PathError: Unknown path, a non-repeated field, or an index (add always appends).
         ConfigValueError: Wrong value, missing value, or a named entry that already exists.
     """
-    msg, item, last = _resolve(cfg, path, create=True)
+    msg, item, last = _resolve(cfg, path, create=True, switch=switch)
     assert msg is not None  # internal invariant
     if isinstance(item, OneofDescriptor) or item.label != FieldDescriptor.LABEL_REPEATED:
         raise PathError(f"'{last.name}' is not a repeated field; add only appends to lists "
                         f"(path '{path}')", path=path, segment=last.name, fix=f"use set {path}=VALUE")
+    if is_map(item):
+        raise PathError(f"'{last.name}' is a map, not a list; add does not apply (path '{path}')", path=path,
+                        segment=str(last), fix=f"set {last.name}[KEY]=VALUE")
     if isinstance(last.key, int):
         raise PathError(f"add appends and takes no index (path '{path}')", path=path,
                         segment=str(last), fix=f"drop the [{last.key}] or use set")
@@ -284,6 +352,11 @@ def remove_value(cfg: Message, path: str) -> None:
     container = getattr(msg, item.name)
     if last.key is None:
         msg.ClearField(item.name)
+    elif is_map(item):
+        if last.key not in container:
+            raise PathError(f"no key {format_key(last.key)} in map {item.name} to remove (path '{path}')",
+                            path=path, segment=str(last), fix="check the key; nothing to remove")
+        del container[last.key]
     elif isinstance(last.key, int):
         del container[_index(container, last, path)]
     else:
@@ -299,11 +372,21 @@ def iter_set_fields(msg: Message, prefix: str = "") -> Iterator[tuple[str, Field
     """Yield ``(path, field, value)`` for every set field, depth first, in text-format order.
 
     Messages are yielded before their contents; repeated messages once per element
-    (``name[i]``); repeated scalars once, as the whole list.
+    (``name[i]``); repeated scalars once, as the whole list; a map once per key (``name[key]``,
+    with the map's value field and the entry's value, a message followed by its contents).
     """
     for field, value in msg.ListFields():
         path = f"{prefix}.{field.name}" if prefix else field.name
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
+        if is_map(field):
+            value_field = field.message_type.fields_by_name["value"]
+            for key in sorted(value):
+                where = f"{path}[{format_key(key)}]"
+                if value_field.type == FieldDescriptor.TYPE_MESSAGE:
+                    yield where, value_field, value[key]
+                    yield from iter_set_fields(value[key], where)
+                else:
+                    yield where, value_field, to_python(value_field, value[key], single=True)
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
             if field.label == FieldDescriptor.LABEL_REPEATED:
                 for i, entry in enumerate(value):
                     yield f"{path}[{i}]", field, entry

@@ -77,6 +77,9 @@ def _schedule(cfg: Config) -> tuple[str, Message]:
 def base_learning_rate(cfg: Config) -> float:
     """The schedule's base (peak, post-warmup) learning rate.
 
+    Manual step: the highest of its rates (the initial rate, or the first step's after a
+    warm-up from a lower initial rate, as context R-CNN's schedule starts at 0).
+
     Raises:
         ConfigValueError: No optimizer or schedule.
     """
@@ -85,6 +88,8 @@ def base_learning_rate(cfg: Config) -> float:
         value = sched.learning_rate
     elif kind == "cosine_decay_learning_rate":
         value = sched.learning_rate_base
+    elif kind == "manual_step_learning_rate":
+        value = max([sched.initial_learning_rate] + [step.learning_rate for step in sched.schedule])
     else:
         value = sched.initial_learning_rate
     return type_checkers.ToShortestFloat(value)
@@ -110,8 +115,9 @@ def set_base_learning_rate(cfg: Config, lr: float) -> None:
     """Set the base learning rate, rescaling the rest of the schedule to keep its shape.
 
     Cosine: ``learning_rate_base`` and ``warmup_learning_rate`` scale together. Exponential:
-    ``initial``, ``burnin`` and ``min`` rates scale. Manual step: the initial rate and every
-    step's rate scale. Constant: the rate is replaced. If the old base is 0 only the base is set.
+    ``initial``, ``burnin`` and ``min`` rates scale. Manual step: every rate, the initial one
+    and each step's, scales so that the highest becomes ``lr`` (a warm-up from 0 stays a
+    warm-up). Constant: the rate is replaced. If the old base is 0 only the base is set.
 
     Raises:
         ConfigValueError: ``lr`` is not > 0, or the config has no schedule.
@@ -119,24 +125,29 @@ def set_base_learning_rate(cfg: Config, lr: float) -> None:
     lr = _check_rate(lr)
     kind, sched = _schedule(cfg)
     old = base_learning_rate(cfg)
-    scale = lr / old if old > 0 else None
+    ratio = lr / old if old > 0 else None
+
+    def scale(rate: float) -> float:  # 7 significant digits: float32 noise (0.010000001) stays out of files
+        return float(f"{rate * ratio:.7g}")
+
     if kind == "constant_learning_rate":
         sched.learning_rate = lr
     elif kind == "cosine_decay_learning_rate":
         sched.learning_rate_base = lr
-        if scale is not None:
-            sched.warmup_learning_rate = sched.warmup_learning_rate * scale
+        if ratio is not None:
+            sched.warmup_learning_rate = scale(sched.warmup_learning_rate)
     elif kind == "exponential_decay_learning_rate":
         sched.initial_learning_rate = lr
-        if scale is not None:
+        if ratio is not None:
             for name in ("burnin_learning_rate", "min_learning_rate"):
                 if sched.HasField(name):
-                    setattr(sched, name, getattr(sched, name) * scale)
-    else:
+                    setattr(sched, name, scale(getattr(sched, name)))
+    elif ratio is None:
         sched.initial_learning_rate = lr
-        if scale is not None:
-            for step in sched.schedule:
-                step.learning_rate = step.learning_rate * scale
+    else:
+        sched.initial_learning_rate = scale(sched.initial_learning_rate)
+        for step in sched.schedule:
+            step.learning_rate = scale(step.learning_rate)
 
 
 def _place_steps(sched: Message, steps: list[int], limit: int) -> None:

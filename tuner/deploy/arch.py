@@ -177,6 +177,10 @@ def _canonical(message: Any) -> dict[str, Any]:
         elif field.message_type is not None and not repeated and not message.HasField(field.name):
             continue
         value = getattr(message, field.name)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            value_field = field.message_type.fields_by_name["value"]
+            out[field.name] = {str(key): _value(value_field, value[key]) for key in sorted(value)}
+            continue
         if rule is not None and rule.treat is Treat.COUNT:
             out[field.name] = {"count": len(value)}
         elif rule is not None and rule.treat is Treat.POSITIVE:
