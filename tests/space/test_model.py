@@ -18,7 +18,8 @@ def test_default_space_parses_with_every_form() -> None:
     by_name = {p.name: p for p in space.params}
     assert by_name["learning_rate"].target is Target.KNOB and by_name["learning_rate"].log
     assert by_name["anchor_aspect_ratios"].kind is Kind.CATEGORICAL
-    assert by_name["anchor_aspect_ratios"].choices[0] == (1.0, 2.0, 0.5)
+    assert by_name["anchor_aspect_ratios"].target is Target.KNOB
+    assert by_name["anchor_aspect_ratios"].choices[:2] == ("keep", (1.0, 2.0, 0.5))
     assert by_name["brightness"].target is Target.AUGMENTATION
     assert by_name["warmup_fraction"].when == {"schedule": ("cosine",)}
     assert by_name["decay_factor"].when == {"schedule": ("exponential",)}

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pytest
 
-#: One categorical entry: a valid feature extractor or one the OD API rejects at build time,
-#: so a study has completed and failed trials without long training.
-EXTRACTOR_SPACE = """\
+#: One categorical entry: no freezing, or a freeze pattern that matches no variable, which
+#: lints clean and builds (the preflight passes it) but which the trainer rejects when it
+#: traces the first step (FreezeError, class config): a study has completed and failed trials
+#: without long training.
+REJECTED_SPACE = """\
 params:
-  extractor:
-    path: model.ssd.feature_extractor.type
-    choices: [ssd_mobilenet_v2_keras, ssd_mobilenet_v9_keras]
+  freeze:
+    path: train_config.freeze_variables
+    choices: [[], ["^NoSuchLayer/"]]
 """
 
 
@@ -26,9 +28,9 @@ def no_anchor_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def extractor_space(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def rejected_space(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("space") / "space.yaml"
-    path.write_text(EXTRACTOR_SPACE)
+    path.write_text(REJECTED_SPACE)
     return path
 
 

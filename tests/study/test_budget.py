@@ -16,7 +16,7 @@ from tuner.runinfo import Attr
 from tuner.study import runner as runner_mod
 from tuner.study.budget import Budget, DeployVariant
 from tuner.study.inputs import StudyInputError, StudySettings, prepare
-from tuner.testing import FakeCostMeter, FakeRunner, learning_rate_curve
+from tuner.testing import FakeBuild, FakeCostMeter, FakeRunner, learning_rate_curve
 
 pytestmark = pytest.mark.usefixtures("no_anchor_analysis")
 
@@ -35,7 +35,7 @@ def settings(tmp_path) -> StudySettings:
 
 def _run(settings: StudySettings) -> tuple[optuna.Study, str, FakeRunner, FakeCostMeter]:
     runner, meter, out = FakeRunner(learning_rate_curve()), FakeCostMeter(), io.StringIO()
-    study = runner_mod.run(prepare(settings), out=out, runner=runner, cost_meter=meter)
+    study = runner_mod.run(prepare(settings), out=out, runner=runner, cost_meter=meter, build_check=FakeBuild())
     return study, out.getvalue(), runner, meter
 
 

@@ -26,7 +26,7 @@ from studyhelpers import fake_study_settings
 from tuner.study.inputs import SamplerName, StudySettings, prepare
 from tuner.study.pruning import PrunerKind
 from tuner.study.storage import count_finished, failure_class
-from tuner.testing import FakeFailure, FakeRun, FakeRunner, learning_rate_curve, rising
+from tuner.testing import FakeBuild, FakeFailure, FakeRun, FakeRunner, learning_rate_curve, rising
 from tuner.trial import RESULT_FILE, TrialSpec
 
 pytestmark = pytest.mark.usefixtures("no_anchor_analysis")
@@ -47,7 +47,7 @@ def _number(spec: TrialSpec) -> int:
 
 def _run(settings: StudySettings, runner: FakeRunner) -> tuple[optuna.Study, str]:
     out = io.StringIO()
-    study = runner_mod.run(prepare(settings), out=out, runner=runner)
+    study = runner_mod.run(prepare(settings), out=out, runner=runner, build_check=FakeBuild())
     return study, out.getvalue()
 
 

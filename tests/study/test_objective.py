@@ -12,7 +12,7 @@ from tuner.runinfo import Attr, trial_dir_name
 from tuner.study.objective import Objective, TrialFailed
 
 
-def test_a_pruned_trial_is_stopped_at_its_first_bad_evaluation(tmp_path, small_base, extractor_space) -> None:
+def test_a_pruned_trial_is_stopped_at_its_first_bad_evaluation(tmp_path, small_base, rejected_space) -> None:
     base = cfgmod.load(small_base)
     space = spacemod.parse_space({"params": {"scale": {
         "path": "model.ssd.anchor_generator.ssd_anchor_generator.min_scale", "float": [0.1, 0.2]}}}, "s")

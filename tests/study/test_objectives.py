@@ -19,7 +19,7 @@ from tuner.study import runner as runner_mod
 from tuner.study.inputs import StudyInputError, StudySettings, prepare
 from tuner.study.objectives import Objectives, ObjectivesError, Secondary, dominates, pareto_front
 from tuner.study.__main__ import main as study_main
-from tuner.testing import FakeCostMeter, FakeRunner, learning_rate_curve
+from tuner.testing import FakeBuild, FakeCostMeter, FakeRunner, learning_rate_curve
 from tuner.trial import MODEL_DIR
 
 pytestmark = pytest.mark.usefixtures("no_anchor_analysis")
@@ -39,7 +39,7 @@ def settings(tmp_path) -> StudySettings:
 
 def _run(settings: StudySettings) -> tuple[optuna.Study, str, FakeRunner, FakeCostMeter]:
     runner, meter, out = FakeRunner(learning_rate_curve()), FakeCostMeter(), io.StringIO()
-    study = runner_mod.run(prepare(settings), out=out, runner=runner, cost_meter=meter)
+    study = runner_mod.run(prepare(settings), out=out, runner=runner, cost_meter=meter, build_check=FakeBuild())
     return study, out.getvalue(), runner, meter
 
 

@@ -28,10 +28,10 @@ def pg_url() -> str:
 
 
 @pytest.mark.postgres
-def test_two_workers_run_trials_without_duplicates(pg_url, tmp_path, small_base, extractor_space) -> None:
+def test_two_workers_run_trials_without_duplicates(pg_url, tmp_path, small_base, rejected_space) -> None:
     name = f"pg-two-workers-{uuid.uuid4().hex[:8]}"
     run_dir = tmp_path / "run"
-    args = ["--base", str(small_base), "--space", str(extractor_space), "--steps", "10", "--eval-every", "10",
+    args = ["--base", str(small_base), "--space", str(rejected_space), "--steps", "10", "--eval-every", "10",
             "--n-trials", "3", "--sampler", "random", "--seed", "1", "--pruner", "none", "--no-fit-anchors",
             "--study-name", name, "--storage", pg_url, "--run-dir", str(run_dir)]
     # The second worker joins once the first has started the baseline (which trains for about a
@@ -96,7 +96,7 @@ def test_two_workers_run_trials_without_duplicates(pg_url, tmp_path, small_base,
                     writers = list((trial_dir / "model" / events_dir).glob("events.out.tfevents.*"))
                     assert len(writers) == 1, f"trial {t.number}: {len(writers)} {events_dir} event writers"
                 assert list(t.intermediate_values) == [10]
-            else:  # the rejected extractor: each process reports the rejection at most once
+            else:  # the rejected freeze pattern: each process reports the rejection at most once
                 counts = [(trial_dir / "logs" / f"{name}.log").read_text().count("CONFIG_REJECTED:")
                           for name in ("train", "eval")]
                 assert max(counts) == 1 and sum(counts) >= 1, f"trial {t.number}: rejections logged {counts}"

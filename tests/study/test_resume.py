@@ -2,9 +2,9 @@
 
 Run A is SIGKILLed while trial 2 trains; run B (the same command) marks trial 2 failed as
 orphaned and re-runs its parameters as trial 3, redoing nothing else; run C has nothing left.
-With the random sampler and seed 1, trial 1 draws the feature extractor the OD API rejects and
-trial 2 the base's own (tuner.study.seeds.sampler_seed of 1 and each number), so the study also
-holds a failed trial.
+With the random sampler and seed 1, trial 1 draws the freeze pattern the trainer rejects and
+trial 2 no freezing, the base's own (tuner.study.seeds.sampler_seed of 1 and each number), so
+the study also holds a failed trial.
 """
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen) -> N
 
 
 @pytest.fixture(scope="module")
-def resumed_study(tmp_path_factory, small_base, extractor_space):
+def resumed_study(tmp_path_factory, small_base, rejected_space):
     run_dir = tmp_path_factory.mktemp("study") / "run"
-    args = ["--base", str(small_base), "--space", str(extractor_space), "--steps", "20", "--eval-every", "10",
+    args = ["--base", str(small_base), "--space", str(rejected_space), "--steps", "20", "--eval-every", "10",
             "--n-trials", "3", "--sampler", "random", "--seed", "1", "--pruner", "none", "--no-fit-anchors",
             "--study-name", "resume-test", "--run-dir", str(run_dir)]
     proc = subprocess.Popen(study_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -82,10 +82,10 @@ def test_resume_redoes_nothing_finished_and_reruns_the_orphan(resumed_study) -> 
     assert baseline.params == {}
     assert resumed_study["baseline_result"].stat().st_mtime_ns == resumed_study["baseline_mtime"]
     assert rejected.state is TrialState.FAIL and rejected.user_attrs[Attr.FAILURE] == "config"
-    assert "ssd_mobilenet_v9_keras" in rejected.user_attrs[Attr.REASON]
+    assert "'^NoSuchLayer/' matches none of the model's" in rejected.user_attrs[Attr.REASON]
     assert orphan.state is TrialState.FAIL and orphan.user_attrs[Attr.FAILURE] == "orphaned"
     assert rerun.state is TrialState.COMPLETE and rerun.user_attrs[Attr.RETRY_OF] == 2
-    assert rerun.params == orphan.params == {"extractor": "ssd_mobilenet_v2_keras"}
+    assert rerun.params == orphan.params == {"freeze": "[]"}
 
 
 def test_each_trial_records_its_results(resumed_study) -> None:
@@ -101,10 +101,9 @@ def test_each_trial_records_its_results(resumed_study) -> None:
     baseline = _study(run_dir).trials[0]
     assert baseline.user_attrs[Attr.DIFF] == []
     rerun = _study(run_dir).trials[3]
-    assert rerun.user_attrs[Attr.DIFF] == []  # v2 is the base's own extractor: no change
+    assert rerun.user_attrs[Attr.DIFF] == []  # no freezing is the base's own: no change
     rejected = _study(run_dir).trials[1]
-    assert rejected.user_attrs[Attr.DIFF] == [["model.ssd.feature_extractor.type", "ssd_mobilenet_v2_keras",
-                                               "ssd_mobilenet_v9_keras"]]
+    assert rejected.user_attrs[Attr.DIFF] == [["train_config.freeze_variables", None, ["^NoSuchLayer/"]]]
     info = RunInfo.load(run_dir)
     assert info.study_name == "resume-test" and info.steps == 20
 

@@ -53,6 +53,11 @@ def _probe(cfg: Any) -> tuple[tuple[tuple[int, int], ...], np.ndarray]:
 
     _generator_kind(_ssd_generator(cfg))
     height, width = input_size(cfg)
+    from tuner.config.findings import LintContext
+    from tuner.config.lint_tf2 import extractors
+
+    for finding in extractors(cfg, LintContext(None, False)):  # the right fix, not "make them agree"
+        raise AnchorError(f"{finding.path}: {finding.message} (fix: {finding.fix})")
     key = text_format.MessageToString(cfg.model)
     with _PROBE_LOCK:
         if key in _PROBES:

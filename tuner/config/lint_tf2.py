@@ -17,6 +17,7 @@ TensorFlow; a test compares it with ``object_detection.builders.model_builder``.
 """
 from __future__ import annotations
 
+import difflib
 from typing import Iterator
 
 from tuner.config.findings import Config, Finding, LintContext, Repair, cli, error, warning
@@ -61,14 +62,16 @@ def extractors(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
     path = f"model.{model}.feature_extractor.type"
     keras = keras_counterpart(model, extractor)
     known = ", ".join(sorted(TF2_EXTRACTORS[model]))
+    refused = f"the TF2 trainer (model_main_tf2.py, odapi-tuner) refuses to build it ('Unknown {model} feature_extractor')"
     if keras is not None:
-        fix = (cli("set", f"{path}={keras}") + f" (its TF2 version; a TF1 fine_tune_checkpoint does not load "
-               "into it: take the matching checkpoint of the TF2 model zoo)")
-    else:
-        fix = f"start from a TF2 zoo config of a supported extractor ({known})"
-    yield error(path, f"feature extractor {extractor!r} exists only in the TF1 OD API: the TF2 trainer "
-                      f"(model_main_tf2.py, odapi-tuner) refuses to build it ('Unknown {model} feature_extractor')",
-                fix)
+        yield error(path, f"feature extractor {extractor!r} exists only in the TF1 OD API: {refused}",
+                    cli("set", f"{path}={keras}") + " (its TF2 version; a TF1 fine_tune_checkpoint does not load into "
+                    "it: take the matching checkpoint of the TF2 model zoo)")
+        return
+    close = difflib.get_close_matches(extractor, sorted(TF2_EXTRACTORS[model]), n=1)
+    fix = cli("set", f"{path}={close[0]}") if close else f"start from a TF2 zoo config of one of {known}"
+    yield error(path, f"feature extractor {extractor!r} is not one the TF2 model builder knows (TF1-only or "
+                      f"misspelt{'; did you mean ' + repr(close[0]) + '?' if close else ''}): {refused}", fix)
 
 
 def load_all_vars(cfg: Config, ctx: LintContext) -> Iterator[Finding]:

@@ -145,6 +145,74 @@ def set_anchors(cfg: Any, value: Any) -> None:
                         fix="remove the anchors entry from the space")
 
 
+def _generator(cfg: Any, knob: str) -> tuple[str, Any]:
+    """The SSD's anchor generator: (its oneof member, the message)."""
+    kind = cfg.model.ssd.anchor_generator.WhichOneof("anchor_generator_oneof") \
+        if cfg.model.WhichOneof("model") == "ssd" else None
+    if kind not in ("ssd_anchor_generator", "multiscale_anchor_generator"):
+        raise KnobError(f"knob {knob!r} needs an SSD with ssd_anchor_generator or multiscale_anchor_generator (the "
+                        f"config has {kind or cfg.model.WhichOneof('model')})", path="model.ssd.anchor_generator",
+                        fix=f"remove the {knob} entry from the space")
+    return kind, getattr(cfg.model.ssd.anchor_generator, kind)
+
+
+#: ``anchor_aspect_ratios``' choice that keeps the config's ratios (the fitted ones in a study that fits).
+KEEP_RATIOS = "keep"
+
+
+def set_anchor_aspect_ratios(cfg: Any, value: Any) -> None:
+    """The anchors' aspect ratios (width / height), in whichever generator the config has:
+    ``ssd_anchor_generator`` or ``multiscale_anchor_generator`` (every zoo SSD uses one of them).
+
+    ``keep`` leaves the config's ratios (in a study that fits anchors: the fitted ones, so the
+    search is centred on the fit). A list replaces them; every ratio must be > 0. The box
+    predictor follows the new anchor count per location (the OD API computes it from the
+    generator), so nothing else changes.
+    """
+    if isinstance(value, str) and value.strip().lower() == KEEP_RATIOS:
+        _generator(cfg, "anchor_aspect_ratios")
+        return
+    if not isinstance(value, (list, tuple)) or not value or not all(
+            isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0 for r in value):
+        raise KnobError(f"knob 'anchor_aspect_ratios' takes {KEEP_RATIOS!r} or a list of ratios > 0 (got {value!r})",
+                        path="anchor_aspect_ratios",
+                        fix=f"use e.g. choices: [{KEEP_RATIOS}, [1.0, 2.0, 0.5], [1.0, 2.0, 0.5, 3.0, 0.3333]]")
+    _, gen = _generator(cfg, "anchor_aspect_ratios")
+    del gen.aspect_ratios[:]
+    gen.aspect_ratios.extend(float(r) for r in value)
+
+
+SCALES_PER_OCTAVE_RANGE = (1, 4)
+
+
+def set_scales_per_octave(cfg: Any, value: Any) -> None:
+    """Anchor sizes per pyramid level of a ``multiscale_anchor_generator`` (FPN, EfficientDet)."""
+    low, high = SCALES_PER_OCTAVE_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise KnobError(f"knob 'scales_per_octave' is an integer in [{low}, {high}] (got {value!r})",
+                        path="scales_per_octave", fix="use e.g. choices: [1, 2, 3]")
+    kind, gen = _generator(cfg, "scales_per_octave")
+    if kind != "multiscale_anchor_generator":
+        raise KnobError("knob 'scales_per_octave' applies to multiscale_anchor_generator (FPN and EfficientDet SSDs); "
+                        "the config has ssd_anchor_generator", path="model.ssd.anchor_generator.ssd_anchor_generator",
+                        fix="use the anchors (size) and anchor_aspect_ratios knobs, which read either generator")
+    gen.scales_per_octave = value
+
+
+def set_decay_factor(cfg: Any, value: Any) -> None:
+    """``decay_factor`` of an exponential-decay schedule, in whichever optimizer the config uses."""
+    lr = cfgmod.learning_rate_message(cfg)
+    if lr.WhichOneof("learning_rate") != "exponential_decay_learning_rate":
+        raise KnobError("knob 'decay_factor' applies to exponential_decay_learning_rate only; the schedule is "
+                        f"{lr.WhichOneof('learning_rate')}", path=cfgmod.schedule_path(cfg),
+                        fix="make it conditional: when: {schedule: exponential}")
+    factor = float(value)
+    if not 0 < factor < 1:
+        raise KnobError(f"knob 'decay_factor' is in (0, 1) (got {value!r})", path="decay_factor",
+                        fix="use e.g. float: [0.5, 0.98]")
+    lr.exponential_decay_learning_rate.decay_factor = factor
+
+
 def set_batch_size(cfg: Any, value: Any) -> None:
     cfgmod.set_value(cfg, "train_config.batch_size", int(value))
 
@@ -342,6 +410,9 @@ KNOBS: dict[str, Apply] = {
     "matcher_iou": set_matcher_iou,
     "freeze": set_freeze,
     "anchors": set_anchors,
+    "anchor_aspect_ratios": set_anchor_aspect_ratios,
+    "scales_per_octave": set_scales_per_octave,
+    "decay_factor": set_decay_factor,
     "input_size": set_input_size,
     "depth_multiplier": set_depth_multiplier,
     "use_depthwise": set_use_depthwise,

@@ -1,8 +1,9 @@
 """``python -m tuner.study --base CONFIG ...``: a measured, resumable search over a pipeline.config.
 
 Exit codes: 0 done; 1 no trial completed, or an unexpected error (one line; the traceback is
-in ``<run dir>/study.log``); 2 bad input (nothing was trained or changed); 130 interrupted
-(run the same command again to resume).
+in ``<run dir>/study.log``); 2 bad input (nothing was trained or changed; also a base config or
+a first sampled variant that the OD API cannot build); 130 interrupted (run the same command
+again to resume). With ``--dry-run N``: 0 when every variant builds, 1 when one does not.
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from tuner.study.confirm import CONFIRM, REPEATS
 from tuner.study.objectives import Objectives, ObjectivesError
 from tuner.study.pruning import MIN_DECISIONS, PrunerKind
 from tuner.study.inputs import SamplerName
-from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare, run
+from tuner.study import preflight
+from tuner.study.inputs import plan_anchors
+from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare, preflight_variants, run
 
 
 def build_parser() -> OneLineParser:
@@ -37,6 +40,11 @@ def build_parser() -> OneLineParser:
     p.add_argument("--fine-tune-checkpoint", metavar="PATH",
                    help="checkpoint prefix to fine-tune from (PATH.index must exist); type 'detection' unless "
                         "the base config sets one (default: the base config's own; a placeholder trains from scratch)")
+    p.add_argument("--dry-run", type=int, metavar="N",
+                   help="train nothing: draw the baseline, the fitted anchors and N sampled variants exactly as the "
+                        "study would (same sampler and seeds), lint each and build it with the OD API (one forward pass "
+                        "and loss on a test image); print a table and exit 0 when all build, 1 when one does not. "
+                        "Writes no run directory and no storage")
     p.add_argument("--steps", type=int, default=200, help="training steps per trial (default %(default)s)")
     p.add_argument("--eval-every", type=int, default=100, help="evaluate every K steps (default %(default)s)")
     p.add_argument("--n-trials", type=int, help="total trials in the study, the baseline included")
@@ -122,6 +130,28 @@ def _log_unexpected(exc: BaseException, prepared: Prepared | None) -> Path:
     return candidates[-1]
 
 
+def _dry_run(prepared: Prepared, n_sampled: int) -> int:
+    """``--dry-run N``: the preflight table of the variants the study would train (nothing written).
+
+    Raises:
+        StudyInputError: N < 1, or the training boxes cannot be read for the anchor plan.
+    """
+    if n_sampled < 1:
+        raise StudyInputError(f"--dry-run takes the number of sampled variants to check, >= 1 (got {n_sampled})")
+    for note in (prepared.note,):
+        if note:
+            print(note)
+    anchors = plan_anchors(prepared)
+    if anchors.note:
+        print(anchors.note)
+    with tfquiet.quietly():
+        variants = preflight_variants(prepared, anchors, n_sampled)
+        checks = preflight.run_checks(variants, preflight.build_error, progress=lambda line: print(line, flush=True))
+    print("\n".join(preflight.table(checks)))
+    print(preflight.summary(checks))
+    return 0 if all(c.built for c in checks) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what happened
     parser = build_parser()
@@ -147,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with tfquiet.quietly():  # generating the demo data imports TensorFlow: its start-up lines stay off ours
             prepared = prepare(settings)
+        if args.dry_run is not None:
+            return _dry_run(prepared, args.dry_run)
         study = run(prepared)
     except StudyInputError as exc:
         print(f"error: {exc}", file=sys.stderr)

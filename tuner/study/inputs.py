@@ -168,6 +168,7 @@ def prepare(settings: StudySettings) -> Prepared:
         pruning = _pruning(s)
         base_path = resolve_base(s.base)
         raw_base = cfgmod.load(base_path)
+        _check_default_space(s, raw_base)
         space = spacemod.load_space(space_path)
         set_fine_tune_checkpoint(raw_base, s.fine_tune_checkpoint)  # a space may depend on it (knob freeze)
         spacemod.validate(space, raw_base)
@@ -210,6 +211,22 @@ def prepare(settings: StudySettings) -> Prepared:
         raise StudyInputError(f"{run_dir} holds trials of study '{name}', but {redact(info.storage)} has no such study "
                               f"(deleted?); start it again with another --run-dir, or delete {run_dir}")
     return Prepared(s, info, run_dir, base_cfg, base_text, space, note, pruning, test_records)
+
+
+def _check_default_space(s: StudySettings, base: Any) -> None:
+    """The default space searches SSD anchors, loss and post-processing: an SSD base only.
+
+    Raises:
+        StudyInputError: no --space and a base that is not an SSD (one line: how to give a space).
+    """
+    kind = base.model.WhichOneof("model")
+    if s.space or kind == "ssd":
+        return
+    raise StudyInputError(f"the default search space ({DEFAULT_SPACE.relative_to(paths.PIPELINES_DIR.parent)}) is for "
+                          f"SSD models and the base config is a {kind or 'model-less'} config: give a space for it with "
+                          "--space FILE (the knobs learning_rate, warmup_fraction, batch_size, momentum and l2_weight and "
+                          "the augmentation entries apply to any model; README 'Model families'), and check it without "
+                          "training with --dry-run 4")
 
 
 def _pruning(s: StudySettings) -> PruningPlan:

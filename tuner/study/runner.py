@@ -20,7 +20,8 @@ from optuna.trial import TrialState
 from tuner.config.io import write_text_atomic
 from tuner.runinfo import BASE_CONFIG_FILE, map_value
 from tuner import tfquiet
-from tuner.study import confirm, holdout, report
+from tuner.study import confirm, holdout, preflight, report
+from tuner.study.anchors import AnchorPlan
 from tuner.study.budget import COST_CACHE_DIR, CostMeter, real_meter
 from tuner.study.compute import ComputeTally
 from tuner.study.inputs import (DEFAULT_SPACE, Prepared, SamplerName, StudyInputError, StudySettings, plan_anchors,
@@ -108,8 +109,17 @@ def _check_objectives(study: optuna.Study, objectives: Objectives, name: str) ->
                               "--study-name/--run-dir")
 
 
+def preflight_variants(prepared: Prepared, anchors: AnchorPlan, n_sampled: int) -> list[preflight.Variant]:
+    """The baseline, fitted-anchors and first ``n_sampled`` sampled variants this study would
+    train, drawn with its own sampler and seeds (:func:`tuner.study.preflight.plan_variants`)."""
+    s = prepared.settings
+    return preflight.plan_variants(prepared.base_cfg, prepared.space, anchors=anchors, sampler=_study_sampler(s),
+                                   n_sampled=n_sampled, steps=s.steps, eval_every=s.eval_every,
+                                   seed=s.seed if s.seed is not None else 0, directions=s.objectives.directions)
+
+
 def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | None = None,
-        cost_meter: CostMeter | None = None) -> optuna.Study:
+        cost_meter: CostMeter | None = None, build_check: preflight.BuildCheck | None = None) -> optuna.Study:
     """Create or resume the study and run trials until --n-trials/--timeout; print the summary.
 
     ``runner`` runs each trial (default: :class:`tuner.trial.Trial`, the OD API in subprocesses);
@@ -117,13 +127,25 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     objective (default:
     :func:`tuner.study.budget.real_meter`, cached in ``<run dir>/cost-cache``).
 
+    ``build_check`` is the preflight run on the base config and the first sampled variant before
+    anything is written (default: :func:`tuner.study.preflight.build_error`, the OD API's model
+    builder; tests on the fake runner pass :class:`tuner.testing.FakeBuild`). A new study only: a
+    resumed one has run its preflight.
+
     Raises:
-        StudyInputError: the storage cannot be opened.
+        StudyInputError: the base or the first sampled variant does not build, or the storage
+            cannot be opened.
         KeyboardInterrupt: the user interrupted (running trials were stopped first).
     """
     s, info, run_dir = prepared.settings, prepared.info, prepared.run_dir
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what happened
     anchors = plan_anchors(prepared)  # reads the training data: bad boxes stop the study before anything is written
+    if not (run_dir / BASE_CONFIG_FILE).exists():  # a new study: check that what it trains first builds
+        with tfquiet.quietly():
+            problem = preflight.check_start(preflight_variants(prepared, anchors, 1),
+                                            build_check or preflight.build_error)
+        if problem:
+            raise StudyInputError(problem)
     created_dir = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)  # first: the default SQLite file lives in it
     try:

@@ -5,12 +5,15 @@
 curves computed from each trial's config, injected failures, ``stop()`` honoured.
 :class:`FakeCostMeter` (:mod:`.fake_cost`) fills the deployment budget's cost seam
 (:data:`tuner.study.budget.CostMeter`) with costs computed from the config's input size and width.
+:class:`FakeBuild` (:mod:`.fake_build`) fills the preflight's build check
+(:data:`tuner.study.preflight.BuildCheck`): accept all, or refuse by a rule.
 """
 from __future__ import annotations
 
+from tuner.testing.fake_build import FakeBuild
 from tuner.testing.fake_cost import FakeCostMeter
 from tuner.testing.fake_runner import (Curve, CurveFunction, FakeFailure, FakeRun, FakeRunner, config_of,
                                        learning_rate, learning_rate_curve, rising)
 
-__all__ = ["Curve", "CurveFunction", "FakeCostMeter", "FakeFailure", "FakeRun", "FakeRunner", "config_of", "learning_rate",
+__all__ = ["Curve", "CurveFunction", "FakeBuild", "FakeCostMeter", "FakeFailure", "FakeRun", "FakeRunner", "config_of", "learning_rate",
            "learning_rate_curve", "rising"]
