@@ -6,9 +6,10 @@ variant, after the baseline has trained). The preflight finds that first:
 
 * :func:`plan_variants` draws the variants exactly as the study draws them: the same sampler
   (``--sampler``, seeded per trial from ``--seed``), the baseline and the fitted-anchors trial
-  enqueued first, each config made by the study's own :meth:`Objective.variant`. Until the
-  sampler has results (TPE's first 3 trials) the draws are the very ones the study makes;
-  after that the study's TPE draws depend on the measured mAPs, which a preflight has not.
+  enqueued first, each config made by the study's own :meth:`Objective.variant`. The random
+  sampler's draws are the very ones the study makes; TPE's too until 3 trials have finished
+  (the baseline included: TPE starts at random), after which they depend on the measured mAPs,
+  which a preflight has not.
 * a :data:`BuildCheck` then checks each config: :class:`ModelBuild` lints it and builds the
   model with the OD API's ``model_builder``, runs ``preprocess``, ``predict`` and ``loss`` on one
   zero image with one box (no training, nothing written); the fake in :mod:`tuner.testing`
