@@ -16,7 +16,6 @@ Prints one row per config and the outcome counts.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import difflib
 import io

@@ -230,18 +230,24 @@ def select(ref: StudyRef, trial: int | None = None) -> Selection:
 
 def _confirmed(study: Any, candidates: list[Any], sign: float) -> tuple[Any, str]:
     """The best run of the study's confirmed pick (:data:`StudyAttr.CONFIRMED_PICK`: the leader
-    with the best mean over its repeated runs), or ``(None, "")`` when the study has no pick."""
-    pick = (study.user_attrs.get(StudyAttr.CONFIRMED_PICK) or {}).get("trial")
+    with the best mean over its fresh runs, with the study's verdict on its lift), or
+    ``(None, "")`` when the study has no pick."""
+    confirmed = study.user_attrs.get(StudyAttr.CONFIRMED_PICK) or {}
+    pick = confirmed.get("trial")
     if pick is None:
         return None, ""
     runs = [t for t in candidates if t.number == pick or t.user_attrs.get(Attr.REPEAT_OF) == pick]
     if not runs:
         return None, ""
     best = max(runs, key=lambda t: (sign * _mAP(t), -t.number))
-    mean = sum(_mAP(t) for t in runs) / len(runs)
+    leader = next((entry for entry in confirmed.get("leaders", []) if entry.get("trial") == pick), {})
+    fresh, mean = leader.get("fresh") or [], leader.get("mean")
+    estimate = (f"fresh mean mAP {mean:.4f} over {len(fresh)} run(s)" if mean is not None and fresh
+                else f"mean mAP {sum(_mAP(t) for t in runs) / len(runs):.4f} over {len(runs)} runs")
     which = "the trial itself" if best.number == pick else f"its repeat trial {best.number}"
-    return best, (f"the confirmed pick, trial {pick} (mean mAP {mean:.4f} over {len(runs)} runs); its best run is "
-                  f"{which} (mAP {_mAP(best):.4f})")
+    verdict = f"; {confirmed['verdict']}" if confirmed.get("verdict") else ""
+    return best, (f"the confirmed pick, trial {pick} ({estimate}{verdict}); its best run is {which} "
+                  f"(mAP {_mAP(best):.4f})")
 
 
 def _baseline(study: Any) -> tuple[int, float] | None:

@@ -57,8 +57,9 @@ class StudyAttr:
     """Optuna study user-attribute keys (written at the end of every run of the study)."""
 
     CONFIRMED_PICK = "confirmed_pick"  # tuner.study.confirm.Confirmation.to_json(): the leaders' runs, the pick
-    BASELINE_NOISE = "baseline_noise"  # {trial, runs, std, spread} of the baseline's runs
+    BASELINE_NOISE = "baseline_noise"  # tuner.study.verdict.Noise: {sd, df, configs, leaders: {trial: fresh mAPs}}
     TEST_METRICS = "test_metrics"      # {trial number: {records, metrics}} on --test-data (tuner.study.holdout)
+    TEST_LIFT = "test_lift"            # tuner.study.verdict.Interval.to_json() + verdict: the lift on test images
 
 
 def trial_dir_name(number: int) -> str:

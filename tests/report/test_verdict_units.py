@@ -143,3 +143,29 @@ def test_image_result_checks_its_arrays() -> None:
     r = ImageResult.from_normalized(200, 100, [[0.1, 0.2, 0.5, 0.6]], [2], [[0, 0, 1, 1]], [0.5], [0.0])
     assert r.gt_boxes.tolist() == [[10.0, 40.0, 50.0, 120.0]] and r.boxes.tolist() == [[0, 0, 100, 200]]
     assert r.classes.tolist() == [1]  # 0-based detector classes -> label-map ids
+
+
+def test_a_resample_scores_as_pycocotools_scores_those_images() -> None:
+    """coco.Resampled: one COCOeval.evaluate, then accumulate per resample, equals a full evaluation
+    of the resampled images (an image drawn twice counts twice)."""
+    import numpy as np
+
+    from tuner.report import coco
+    from tuner.report.detections import Category, ImageResult
+
+    rng = np.random.default_rng(4)
+
+    def image() -> ImageResult:
+        gt = rng.uniform(0, 80, (2, 2))
+        gt = np.concatenate([gt, gt + rng.uniform(10, 40, (2, 2))], 1)
+        noise = np.concatenate([gt + rng.normal(0, 4, gt.shape), rng.uniform(0, 90, (5, 4))])
+        noise[:, 2:] = np.maximum(noise[:, 2:], noise[:, :2] + 2)
+        return ImageResult(128, 128, gt, rng.integers(1, 3, 2), noise, rng.uniform(0, 1, len(noise)),
+                           rng.integers(1, 3, len(noise)))
+
+    images, categories = [image() for _ in range(30)], [Category(1, "a"), Category(2, "b")]
+    resampled = coco.Resampled(images, categories)
+    assert resampled.map() == pytest.approx(coco.evaluate(images, categories).metrics.map)
+    for _ in range(3):
+        drawn = rng.integers(0, 30, 30)
+        assert resampled.map(drawn) == pytest.approx(coco.evaluate([images[i] for i in drawn], categories).metrics.map)

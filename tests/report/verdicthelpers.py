@@ -9,19 +9,16 @@
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
+from dashboardhelpers import dashboard, http_get
 from tuner.testing.studies import MAP
 from tuner.testing.studies import TrialEntry as Entry
 from tuner.testing.studies import make_run_dir
@@ -87,40 +84,6 @@ def run_module(module: str, *args: str, timeout: float = 900) -> subprocess.Comp
 def run_report(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """``python -m tuner.report ARGS`` in a subprocess."""
     return run_module("tuner.report", *args, timeout=timeout)
-
-
-@contextlib.contextmanager
-def dashboard(storage_url: str, artifact_dir: Path) -> Iterator[str]:
-    """optuna-dashboard's WSGI app (``optuna_dashboard.wsgi``, as ``optuna-dashboard URL --artifact-dir DIR``
-    builds it) served by wsgiref on a free local port in a thread; yields its base URL."""
-    from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-    import optuna_dashboard
-    from optuna.artifacts import FileSystemArtifactStore
-
-    class Quiet(WSGIRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    app = optuna_dashboard.wsgi(storage_url, artifact_store=FileSystemArtifactStore(artifact_dir))
-    server = make_server("127.0.0.1", 0, app, handler_class=Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def http_get(url: str) -> tuple[int, str, bytes]:
-    """``(status, content type, body)`` of a GET (error statuses returned, not raised)."""
-    try:
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            return resp.status, resp.headers.get("Content-Type", ""), resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.get("Content-Type", ""), exc.read()
 
 
 def dashboard_trial_artifacts(base: str, study_name: str, number: int) -> tuple[int, int, list[dict[str, Any]]]:

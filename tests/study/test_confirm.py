@@ -83,7 +83,7 @@ def test_an_interrupted_repeat_is_rerun_as_a_repeat(tmp_path) -> None:
     assert confirm.pending(study) == 1
 
 
-def test_the_pick_is_the_best_mean_not_the_luckiest_run(tmp_path) -> None:
+def test_the_pick_is_the_best_fresh_mean_and_its_lift_gets_an_interval(tmp_path) -> None:
     study = _study(tmp_path)
     _searched(study)
     for value, parent, lr in ((0.20, 1, 0.02), (0.22, 1, 0.02), (0.41, 2, 0.03), (0.39, 2, 0.03),
@@ -91,41 +91,74 @@ def test_the_pick_is_the_best_mean_not_the_luckiest_run(tmp_path) -> None:
         _add(study, value, lr=lr, **{Attr.REPEAT_OF: parent, **({Attr.BASELINE: True} if parent == 0 else {})})
     found = confirm.confirm(study.get_trials(), 2, 2)
     assert found.complete
-    assert [(leader.number, len(leader.runs)) for leader in found.leaders] == [(0, 3), (1, 3), (2, 3)]
+    assert [(leader.number, len(leader.runs), len(leader.fresh)) for leader in found.leaders] == [
+        (0, 3, 3), (1, 3, 2), (2, 3, 2)]
+    one = found.leaders[1]
+    assert one.selecting is not None and one.selecting.value == pytest.approx(0.45)  # the lucky search run ...
+    assert one.mean == pytest.approx(0.21)  # ... is not in its estimate
     assert found.pick is not None and found.pick.number == 2
     assert found.pick.mean == pytest.approx(0.40) and found.pick.best_run.value == pytest.approx(0.41)
-    assert found.base is not None and found.base.spread == pytest.approx(0.02)
-    assert confirm.verdict(found) == "+10.0 pts vs baseline, 3 runs each, ranges do not overlap: a real lift"
+    # by hand: fresh runs base [.30 .31 .29] (s^2 1e-4), 1 [.20 .22] (2e-4), 2 [.41 .39] (2e-4); pooled
+    # s^2 = (2e-4 + 2e-4 + 2e-4) / 4 = 1.5e-4, df 4; t(.95, 4) = 2.131847; half = 2.131847 * sqrt(1.5e-4)
+    # * sqrt(1/2 + 1/3) = 0.023835
+    assert found.noise is not None and (found.noise.df, found.noise.configs) == (4, 3)
+    assert found.noise.sd == pytest.approx(0.0122474, abs=1e-6)
+    interval = found.interval
+    assert interval is not None and interval.lift == pytest.approx(0.10)
+    assert (interval.low, interval.high) == (pytest.approx(0.076165, abs=1e-5), pytest.approx(0.123835, abs=1e-5))
+    assert confirm.verdict(found) == "+10.0 pts (90 % interval +7.6 to +12.4; 2 fresh runs vs 3): a lift"
     confirm.record(study, found)
     stored = optuna.load_study(study_name="s", storage=study._storage).user_attrs  # noqa: SLF001
     assert stored[StudyAttr.CONFIRMED_PICK]["trial"] == 2
     assert stored[StudyAttr.CONFIRMED_PICK]["best_run"] == 8
-    assert stored[StudyAttr.BASELINE_NOISE]["runs"] == pytest.approx([0.30, 0.31, 0.29])
+    assert stored[StudyAttr.CONFIRMED_PICK]["interval"]["low"] == pytest.approx(0.076165, abs=1e-5)
+    assert stored[StudyAttr.BASELINE_NOISE]["df"] == 4
+    assert stored[StudyAttr.BASELINE_NOISE]["leaders"]["0"] == pytest.approx([0.30, 0.31, 0.29])
     text = summary(study, steps=10, confirmation=found)
-    assert "pick: trial 2 (best mean 0.4000); +10.0 pts vs baseline" in text
-    assert "noise: the baseline's 3 runs spread 2.0 pts" in text
+    assert "pick: trial 2 (best fresh mean 0.4000); +10.0 pts (90 % interval +7.6 to +12.4" in text
+    assert "noise: run-to-run std 1.2 pts, pooled over 3 configuration(s) with 2+ fresh runs (4 degree(s) of " \
+           "freedom)" in text
+    assert "1: 0.4500" in text.split("confirmation:")[1]  # the selecting run is shown beside the fresh ones
     top = text.split("\n")[2]  # first row of the search table: the repeats (0.41) are not search trials
     assert top.startswith("1 ") and "0.4500" in top
 
 
-def test_overlapping_runs_are_within_noise_and_a_base_pick_says_so(tmp_path) -> None:
+def test_a_leader_that_only_its_selecting_run_made_loses_to_the_base(tmp_path) -> None:
     study = _study(tmp_path)
     _searched(study)
     for value, parent in ((0.36, 0), (0.28, 1)):
         _add(study, value, lr=None if parent == 0 else 0.02,
              **{Attr.REPEAT_OF: parent, **({Attr.BASELINE: True} if parent == 0 else {})})
     found = confirm.confirm(study.get_trials(), 1, 1)
-    assert found.pick is not None and found.pick.number == 1  # mean 0.365 vs base 0.33
-    assert "within noise (ranges overlap; the baseline's runs spread 6.0 pts)" in confirm.verdict(found)
+    # with its search run trial 1 would read (0.45 + 0.28) / 2 = 0.365 > 0.33; its fresh run says 0.28
+    assert found.pick is not None and found.pick.baseline and found.pick.mean == pytest.approx(0.33)
+    assert confirm.verdict(found).startswith("the base config has the best fresh mean (0.3300 over 2 runs)")
     assert not confirm.confirm(study.get_trials(), 1, 2).complete
     study2 = _study(tmp_path, "s2")
     _add(study2, 0.30, lr=None, **{Attr.BASELINE: True})
     _add(study2, 0.50, lr=0.02)
-    _add(study2, 0.31, lr=None, **{Attr.BASELINE: True, Attr.REPEAT_OF: 0})
-    _add(study2, 0.10, lr=0.02, **{Attr.REPEAT_OF: 1})
+    _add(study2, 0.40, lr=None, **{Attr.BASELINE: True, Attr.REPEAT_OF: 0})
+    _add(study2, 0.45, lr=0.02, **{Attr.REPEAT_OF: 1})
     found2 = confirm.confirm(study2.get_trials(), 1, 1)
-    assert found2.pick is not None and found2.pick.baseline
-    assert confirm.verdict(found2).startswith("the base config has the best mean")
+    assert found2.pick is not None and found2.pick.number == 1
+    # base [0.30, 0.40]: s = 0.0707 (df 1, the only configuration with 2 fresh runs); lift 0.10;
+    # half = t(.95, 1) * 0.0707 * sqrt(1 + 1/2) = 6.3138 * 0.08660 = 0.5468. Runs to resolve it: the
+    # smallest n with t(.95, 1 + 2(n - 1)) * 0.0707 * sqrt(2/n) < 0.10: n = 3 gives 2.015 * 0.0577 = 0.116,
+    # n = 4 gives 1.895 * 0.0500 = 0.0947
+    assert confirm.verdict(found2) == ("+10.0 pts (90 % interval -44.7 to +64.7; 1 fresh runs vs 2): not "
+                                       "established; about 4 runs each would resolve a lift of this size at this "
+                                       "noise")
+
+
+def test_no_noise_estimate_is_said_not_guessed(tmp_path) -> None:
+    study = _study(tmp_path)
+    _add(study, 0.30, lr=None, **{Attr.BASELINE: True})
+    _add(study, 0.50, lr=0.02)
+    _add(study, 0.45, lr=0.02, **{Attr.REPEAT_OF: 1})
+    found = confirm.confirm(study.get_trials(), 1, 1)
+    assert found.pick is not None and found.pick.number == 1 and found.noise is None
+    assert "not established; no configuration has 2 fresh runs" in confirm.verdict(found)
+    assert confirm.lines(found)[-1] == "noise: not estimated (no configuration has 2 fresh runs)"
 
 
 def test_the_sampler_never_sees_a_repeat(tmp_path) -> None:
@@ -151,6 +184,11 @@ def test_lines_table(tmp_path) -> None:
     _searched(study)
     found = confirm.confirm(study.get_trials(), 1, 2)
     block = confirm.lines(found)
-    assert block[0] == "confirmation: the baseline and the top 1 trained 2 more times with other seeds"
+    assert block[0].startswith("confirmation: the baseline and the top 1 trained 2 more times with other seeds; each "
+                               "is judged on its fresh runs")
+    assert block[1].split() == ["trial", "fresh", "runs", "fresh", "mean", "std", "selecting", "run", "each", "fresh",
+                                "run", "(trial:", "mAP)"]
+    assert block[3].split()[:4] == ["0", "(base)", "1", "0.3000"] and "- (not selected)" in block[3]
+    assert block[4].split()[:2] == ["1", "0"] and "1: 0.4500" in block[4]
     assert "  (some repeats are missing: run the same command again to finish them)" in block
-    assert block[-1].startswith("pick: trial 1 (best mean 0.4500); +15.0 pts vs baseline, single runs")
+    assert block[-2].startswith("pick: trial 0 (best fresh mean 0.3000)")  # trial 1 has no fresh run yet

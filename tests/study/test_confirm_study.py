@@ -9,6 +9,7 @@ and differs from seed to seed; the space varies the NMS score threshold.
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 import optuna
 import pytest
@@ -18,6 +19,7 @@ from studyhelpers import run_study
 from tflite.select import resolve_study, select
 from tuner.data import shapes
 from tuner.runinfo import Attr, StudyAttr
+from tuner.study import holdout
 
 SPACE = """\
 params:
@@ -75,20 +77,28 @@ def test_the_leaders_are_repeated_with_their_parameters_and_new_seeds(confirmed_
             assert rep.user_attrs[Attr.STEPS] == 10  # never pruned: the full budget
 
 
-def test_the_pick_is_the_best_mean_and_the_summary_says_it(confirmed_study) -> None:
+def test_the_pick_is_the_best_fresh_mean_and_the_summary_says_it(confirmed_study) -> None:
     first, _again, study, run_dir = confirmed_study
     trials = study.get_trials()
-    means = {p: statistics.fmean([trials[p].value] + [t.value for t in trials if t.user_attrs.get(Attr.REPEAT_OF) == p])
-             for p in (0, 1)}
+    repeats = {p: [t.value for t in trials if t.user_attrs.get(Attr.REPEAT_OF) == p] for p in (0, 1)}
+    fresh = {0: [trials[0].value] + repeats[0], 1: repeats[1]}  # trial 1's search run selected it: left out
+    means = {p: statistics.fmean(v) for p, v in fresh.items()}
     best = max(means, key=lambda p: (means[p], -p))
     pick = study.user_attrs[StudyAttr.CONFIRMED_PICK]
     assert pick["trial"] == best and pick["complete"]
-    assert study.user_attrs[StudyAttr.BASELINE_NOISE]["runs"] == pytest.approx(
-        [trials[0].value] + [t.value for t in trials if t.user_attrs.get(Attr.REPEAT_OF) == 0])
+    leaders = {leader["trial"]: leader for leader in pick["leaders"]}
+    assert leaders[1]["selecting"] == 1 and leaders[1]["fresh"] == [t.number for t in trials
+                                                                   if t.user_attrs.get(Attr.REPEAT_OF) == 1]
+    noise = study.user_attrs[StudyAttr.BASELINE_NOISE]
+    assert noise["df"] == 3 and noise["configs"] == 2  # (3 - 1) + (2 - 1)
+    pooled = ((len(fresh[0]) - 1) * statistics.variance(fresh[0]) + statistics.variance(fresh[1])) / 3
+    assert noise["sd"] == pytest.approx(pooled ** 0.5)
     assert "confirmation: the baseline and the top 2 trials, 2 more run(s) each with other seeds (4 trials to run)" \
         in first.stdout
-    assert f"pick: trial {best} (best mean {means[best]:.4f}); " in first.stdout
-    assert "noise: the baseline's 3 runs spread" in first.stdout
+    assert f"pick: trial {best} (best fresh mean {means[best]:.4f}); " in first.stdout
+    assert "noise: run-to-run std " in first.stdout and "(3 degree(s) of freedom)" in first.stdout
+    if best == 1:
+        assert "90 % interval" in pick["verdict"] and pick["interval"]["n_pick"] == 2
     chosen = select(resolve_study(str(run_dir)))
     runs = [trials[best]] + [t for t in trials if t.user_attrs.get(Attr.REPEAT_OF) == best]
     assert chosen.number == max(runs, key=lambda t: (t.value, -t.number)).number
@@ -106,7 +116,34 @@ def test_the_chosen_run_and_the_baseline_are_evaluated_once_on_the_test_split(co
         assert metrics["images"] == 16 and 0.0 <= metrics["DetectionBoxes_Precision/mAP"] <= 1.0
     assert "held-out test split (never used for selection): mAP on eval (what selected it) vs on test" in first.stdout
     assert f"trial {best_run} (pick): eval {trials[best_run].value:.4f}, test " in first.stdout
-    assert "lift on test: " in first.stdout or best_run == 0
+    if best_run != 0:  # two models on the test images: the lift with its paired-bootstrap interval
+        lift = study.user_attrs[StudyAttr.TEST_LIFT]
+        assert lift["method"] == "paired bootstrap" and lift["n_pick"] == 16 and lift["low"] <= lift["lift"] <= lift["high"]
+        assert f"lift on test: {lift['verdict']}" in first.stdout and "16 test images, paired bootstrap" in first.stdout
+
+
+def test_the_lift_on_test_gets_a_paired_bootstrap_interval(confirmed_study) -> None:
+    """Whatever the pick: trial 1 against the baseline on the test images, as the study computes it."""
+    _first, _again, study, run_dir = confirmed_study
+    trials = study.get_trials()
+    records = study.user_attrs[StudyAttr.TEST_METRICS]["0"]["records"]
+    if not (Path(trials[1].user_attrs[Attr.TRIAL_DIR]) / holdout.DETECTIONS_FILE).is_file():
+        holdout.evaluate(trials[1], run_dir, records, _label_map(run_dir))
+    results = [holdout.HeldOutResult(n, role, trials[n].value, 0.0, 0.0, 16,
+                                     Path(trials[n].user_attrs[Attr.TRIAL_DIR]) / holdout.DETECTIONS_FILE)
+               for n, role in ((1, "pick"), (0, "baseline"))]
+    interval = holdout.test_lift(results, resamples=100)
+    assert interval is not None and interval.method == "paired bootstrap" and interval.n_pick == 16
+    assert interval.low <= interval.lift <= interval.high and interval.high - interval.low > 0
+    images, categories = holdout.load_detections(results[0].detections)
+    assert len(images) == 16 and [c.name for c in categories] == ["circle", "square"]
+    assert holdout.test_lift(results, resamples=100) == interval  # seeded: the same interval again
+
+
+def _label_map(run_dir: Path) -> str:
+    from tuner.runinfo import RunInfo
+
+    return RunInfo.load(run_dir).label_map
 
 
 def test_running_it_again_redoes_nothing(confirmed_study) -> None:

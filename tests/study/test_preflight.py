@@ -31,7 +31,8 @@ def test_a_dry_run_draws_what_the_study_then_trains(tmp_path, sampler) -> None:
     variants = runner_mod.preflight_variants(prepared, AnchorPlan(), 3)
     assert [(v.number, v.role) for v in variants] == [(0, preflight.Role.BASELINE), (1, preflight.Role.SAMPLED),
                                                      (2, preflight.Role.SAMPLED), (3, preflight.Role.SAMPLED)]
-    assert variants[0].values == {} and variants[0].changes == ()
+    # the baseline changes nothing; it is recorded with the values that describe it in the space's terms
+    assert variants[0].changes == () and variants[0].values == {"lr": pytest.approx(0.08), "ratios": "keep"}
     study = runner_mod.run(prepared, out=io.StringIO(), runner=FakeRunner(learning_rate_curve()),
                            build_check=FakeBuild())
     # TPE draws at random until 3 trials have finished (the baseline counts): trials 1 and 2 there

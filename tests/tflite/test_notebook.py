@@ -77,7 +77,9 @@ def test_notebook_plots_each_leaders_runs(study_factory, trial_entry, tmp_path, 
     text, images, _ = _execute(run, monkeypatch)
     assert "trial 1 (ckpt-1), 16 images, operating points: max_f1" in text
     assert "checkpoint: pr curves" in text and "checkpoint: images" in text
-    assert "pick: trial 1; +2.0 pts vs baseline, 2 runs each, within noise" in text
+    # trial 1's only fresh run (0.20) is below the baseline's (0.30, 0.31): its lucky search run (0.45) is left out
+    assert "pick: trial 0; the base config has the best fresh mean (0.3050 over 2 runs)" in text
+    assert "noise: run-to-run std 0.7 pts, pooled over 1 configuration(s) (1 degree(s) of freedom)" in text
     assert images == 6  # history, intermediate values, best vs baseline, the leaders' runs, the verdict's 2 PNGs
     plain, _, _ = _execute(study_factory(tmp_path / "plain", [trial_entry(tmp_path / "t0", value=0.2)], name="p"),
                            monkeypatch)

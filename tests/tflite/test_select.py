@@ -52,9 +52,10 @@ def test_a_confirmed_study_gives_its_picks_best_run_not_the_luckiest_single_run(
     study = optuna.load_study(study_name="s", storage=sqlite_url(run))
     confirm.record(study, confirm.confirm(study.get_trials(), 2, 1))
     chosen = select(resolve_study(str(run)))
-    assert chosen.number == 4  # trial 2 has the best mean (0.405 vs 0.325); its best run is its repeat
-    assert chosen.why == ("the confirmed pick, trial 2 (mean mAP 0.4050 over 2 runs); its best run is its repeat "
-                          "trial 4 (mAP 0.4100)")
+    assert chosen.number == 4  # trial 2 has the best fresh mean (0.41; trial 1's is 0.20); its best run is its repeat
+    # base fresh [0.30, 0.31]: s = 0.00707, df 1; lift 0.105 +- t(.95, 1) 6.314 * 0.00707 * sqrt(1 + 1/2) = 0.0547
+    assert chosen.why == ("the confirmed pick, trial 2 (fresh mean mAP 0.4100 over 1 run(s); +10.5 pts (90 % interval "
+                          "+5.0 to +16.0; 1 fresh runs vs 2): a lift); its best run is its repeat trial 4 (mAP 0.4100)")
     assert select(resolve_study(str(run)), trial=1).why == "trial 1 as asked (--trial)"
 
 

@@ -33,7 +33,12 @@ class Change:
     new: Any
 
     def __str__(self) -> str:
-        return f"{self.path}: {_show(self.old)} -> {_show(self.new)}"
+        return f"{self.path}: {show_value(self.old)} -> {show_value(self.new)}"
+
+
+def show_value(value: Any) -> str:
+    """A config value as a ``path: old -> new`` line writes it (``<unset>``, lists, messages inline)."""
+    return _show(value)
 
 
 def _show(value: Any) -> str:

@@ -171,3 +171,47 @@ def evaluate(images: Sequence[ImageResult], categories: Sequence[Category]) -> C
     per_class = {cat: ClassAP(class_ap(precision, k, None, area, maxdet), class_ap(precision, k, iou50, area, maxdet))
                  for k, cat in enumerate(p.catIds)}
     return CocoResult(CocoMetrics.of(ev.stats), per_class, precision, tuple(p.catIds))
+
+
+class Resampled:
+    """mAP (``COCOeval.stats[0]``) of ``images`` and of any resample of them (indices with repeats),
+    for a bootstrap over images.
+
+    ``COCOeval.evaluate`` matches detections to ground truth image by image, and that matching
+    does not depend on which other images are evaluated; so it runs once, and each resample
+    re-runs pycocotools' own ``accumulate`` on the per-image results of the drawn images (an image
+    drawn twice counts twice), then averages the precision array as ``summarize`` does.
+    """
+
+    def __init__(self, images: Sequence[ImageResult], categories: Sequence[Category]) -> None:
+        from pycocotools.cocoeval import COCOeval
+
+        if not images or not categories:
+            raise ValueError(f"nothing to evaluate: {len(images)} images, {len(categories)} categories")
+        dataset, dets = coco_datasets(images, categories)
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt = _coco(dataset)
+            dt = _coco({"images": dataset["images"], "categories": dataset["categories"], "annotations": dets})
+            self._ev = COCOeval(gt, dt, "bbox")
+            self._ev.params.imgIds = list(range(len(images)))
+            self._ev.params.catIds = [c.id for c in categories]
+            self._ev.evaluate()
+        self._per_image = list(self._ev.evalImgs)
+        self._n = len(images)
+        p = self._ev.params
+        self._cells = len(p.catIds) * len(p.areaRng)
+        self._area, self._maxdet = p.areaRngLbl.index(AREA_ALL), list(p.maxDets).index(MAX_DETS)
+
+    def map(self, indices: Sequence[int] | np.ndarray | None = None) -> float:
+        """mAP@[.5:.95] over the images at ``indices`` (all images when None); 0 when no
+        category has ground truth there."""
+        chosen = range(self._n) if indices is None else [int(i) for i in indices]
+        ev, n = self._ev, self._n
+        ev.evalImgs = [self._per_image[cell * n + i] for cell in range(self._cells) for i in chosen]
+        ev.params.imgIds = list(range(len(chosen)))
+        ev._paramsEval.imgIds = list(range(len(chosen)))  # noqa: SLF001 (accumulate indexes evalImgs by it)
+        with contextlib.redirect_stdout(io.StringIO()):
+            ev.accumulate()
+        precision = np.asarray(ev.eval["precision"])[:, :, :, self._area, self._maxdet]
+        valid = precision[precision > -1]
+        return float(valid.mean()) if valid.size else 0.0

@@ -35,17 +35,42 @@ def sample(space: SearchSpace, trial: Any) -> dict[str, Any]:
     """
     values: dict[str, Any] = {}
     for param in space.params:
-        if not active(param, values):
-            continue
-        if param.kind is Kind.CATEGORICAL:
-            raw = trial.suggest_categorical(param.name, [_to_optuna_choice(c) for c in param.choices])
-            values[param.name] = _from_optuna_choice(param, raw)
-        elif param.kind is Kind.INT:
-            values[param.name] = trial.suggest_int(param.name, int(param.low), int(param.high),  # type: ignore[arg-type]
-                                                   step=int(param.step or 1), log=param.log)
-        else:
-            values[param.name] = trial.suggest_float(param.name, float(param.low), float(param.high),  # type: ignore[arg-type]
-                                                     step=param.step, log=param.log)
+        if active(param, values):
+            values[param.name] = _suggest(param, trial)
+    return values
+
+
+def to_optuna_params(space: SearchSpace, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Space values as Optuna stores them (list choices as their text), e.g. to enqueue a trial."""
+    return {name: _to_optuna_choice(value) for name, value in values.items() if name in space.names()}
+
+
+def _suggest(param: Param, trial: Any) -> Any:
+    if param.kind is Kind.CATEGORICAL:
+        return _from_optuna_choice(param, trial.suggest_categorical(param.name,
+                                                                    [_to_optuna_choice(c) for c in param.choices]))
+    if param.kind is Kind.INT:
+        return trial.suggest_int(param.name, int(param.low), int(param.high),  # type: ignore[arg-type]
+                                 step=int(param.step or 1), log=param.log)
+    return trial.suggest_float(param.name, float(param.low), float(param.high),  # type: ignore[arg-type]
+                               step=param.step, log=param.log)
+
+
+def record_fixed(space: SearchSpace, trial: Any) -> dict[str, Any]:
+    """Record on ``trial`` (an ``optuna.Trial``) the values it was enqueued with, and only those:
+    each is suggested with its entry's distribution, which returns the enqueued value, so
+    Optuna stores it as a parameter (for the dashboard's plots and the sampler) although nothing
+    is sampled. A trial enqueued without values records nothing.
+
+    Returns:
+        {param name: value} of what was recorded (list choices as tuples).
+    """
+    frozen = next((t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number), None)
+    fixed = (frozen.system_attrs.get("fixed_params") or {}) if frozen is not None else {}
+    values: dict[str, Any] = {}
+    for param in space.params:
+        if param.name in fixed and active(param, values):
+            values[param.name] = _suggest(param, trial)
     return values
 
 

@@ -11,6 +11,13 @@ Each evaluation runs as ``python -m tuner.study.holdout`` in a subprocess (Tenso
 to ``<trial dir>/logs/test_eval.log``), written to ``<trial dir>/test_eval.json`` and stored on the
 study (:data:`StudyAttr.TEST_METRICS`: ``{trial number: {records, metrics}}``; a finished trial's
 own attributes cannot change): a resumed study does not evaluate a trial twice on the same records.
+The subprocess also writes every test image's ground truth and detections
+(``<trial dir>/test_detections.json``), so the lift on test gets its own interval: a paired
+bootstrap over the test images (:func:`test_lift`: the same resampled images scored by both models
+with pycocotools' own matching and accumulation, :class:`tuner.report.coco.Resampled`;
+:data:`tuner.study.verdict.BOOTSTRAP_RESAMPLES` seeded resamples), which shows
+the evaluation set's noise apart from the training noise of the confirmation's interval. It is
+stored on the study as :data:`StudyAttr.TEST_LIFT`.
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -30,12 +37,14 @@ from tuner.config.errors import ConfigError
 from tuner.config.records import expand_input_paths
 from tuner.runinfo import Attr, StudyAttr, map_value
 from tuner.study.confirm import is_repeat
+from tuner.study.verdict import BOOTSTRAP_RESAMPLES, Interval, paired_bootstrap, words
 from tuner.trial import CONFIG_FILE, LOG_DIR, MODEL_DIR
 
 MAP = "DetectionBoxes_Precision/mAP"
 MAP50 = "DetectionBoxes_Precision/mAP@.50IOU"
 LOG_FILE = "test_eval.log"
 RESULT_FILE = "test_eval.json"
+DETECTIONS_FILE = "test_detections.json"
 
 
 class HoldoutError(ValueError):
@@ -83,6 +92,7 @@ class HeldOutResult:
     test_map: float
     test_map50: float
     images: int
+    detections: Path = Path()  # every test image's ground truth and detections (DETECTIONS_FILE)
 
 
 def evaluate(trial: FrozenTrial, run_dir: Path, records: list[str], label_map: str, timeout: float = 1800) -> dict:
@@ -143,12 +153,56 @@ def run(study: optuna.Study, run_dir: Path, records: list[str], label_map: str) 
         value = map_value(trial)
         selected = math.nan if value is None else value
         results.append(HeldOutResult(trial.number, role, selected, float(metrics[MAP]),
-                                     float(metrics.get(MAP50, math.nan)), int(metrics.get("images", 0))))
+                                     float(metrics.get(MAP50, math.nan)), int(metrics.get("images", 0)),
+                                     _trial_dir(trial, run_dir) / DETECTIONS_FILE))
     return results
 
 
-def lines(results: Sequence[HeldOutResult]) -> list[str]:
-    """The summary's held-out block: eval (selection) and test mAP side by side."""
+def _trial_dir(trial: FrozenTrial, run_dir: Path) -> Path:
+    return Path(trial.user_attrs.get(Attr.TRIAL_DIR) or run_dir / f"trial-{trial.number:04d}")
+
+
+def load_detections(path: Path) -> tuple[list[Any], list[Any]]:
+    """The images (:class:`tuner.report.detections.ImageResult`) and categories a holdout
+    evaluation wrote.
+
+    Raises:
+        OSError, ValueError, KeyError: the file is missing or not one of ours.
+    """
+    from tuner.report.detections import Category, ImageResult
+
+    data = json.loads(Path(path).read_text())
+    images = [ImageResult(**image) for image in data["images"]]
+    return images, list(Category.of(data["categories"]))
+
+
+def test_lift(results: Sequence[HeldOutResult], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Interval | None:
+    """The pick's lift over the baseline on the test images, with a paired-bootstrap interval;
+    None without both results or their detection files."""
+    from tuner.report import coco
+
+    by_role = {r.role: r for r in results}
+    if "pick" not in by_role or "baseline" not in by_role:
+        return None
+    try:
+        pick, categories = load_detections(by_role["pick"].detections)
+        base, _ = load_detections(by_role["baseline"].detections)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if len(pick) != len(base) or len(pick) < 2:
+        return None
+
+    pick_map, base_map = coco.Resampled(pick, categories), coco.Resampled(base, categories)
+
+    def score(indices: Any) -> tuple[float, float]:
+        return pick_map.map(indices), base_map.map(indices)
+
+    return paired_bootstrap(score, len(pick), resamples=resamples, seed=seed)
+
+
+def lines(results: Sequence[HeldOutResult], lift: Interval | None = None) -> list[str]:
+    """The summary's held-out block: eval (selection) and test mAP side by side, and the lift on
+    test with its paired-bootstrap interval when there is one."""
     if not results:
         return []
     out = ["held-out test split (never used for selection): mAP on eval (what selected it) vs on test"]
@@ -157,9 +211,13 @@ def lines(results: Sequence[HeldOutResult]) -> list[str]:
                    f"(test mAP@.50 {r.test_map50:.4f}, {r.images} images)")
     by_role = {r.role: r for r in results}
     if "pick" in by_role and "baseline" in by_role:
-        lift = by_role["pick"].test_map - by_role["baseline"].test_map
-        out.append(f"  lift on test: {100 * lift:+.1f} pts (on eval: "
-                   f"{100 * (by_role['pick'].eval_map - by_role['baseline'].eval_map):+.1f} pts)")
+        on_eval = f"{100 * (by_role['pick'].eval_map - by_role['baseline'].eval_map):+.1f} pts"
+        if lift is not None:
+            out.append(f"  lift on test: {words(lift, None)} (the selecting eval runs read {on_eval})")
+        else:
+            diff = by_role["pick"].test_map - by_role["baseline"].test_map
+            out.append(f"  lift on test: {100 * diff:+.1f} pts (no interval: the detections were not kept; on eval: "
+                       f"{on_eval})")
     return out
 
 
@@ -177,10 +235,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tflite.model import CheckpointModel, load_config
     from tuner import atomic
 
+    from tuner.report.detections import ImageResult
+
     cfg = load_config(args.config)
     model = CheckpointModel(cfg, args.checkpoint, args.config)
     examples = recordsmod.load_examples(list(args.records), 0, "test")
-    accuracy = measure.coco_accuracy(lambda e: model.detect(e.image), examples, recordsmod.categories(args.label_map))
+    categories = recordsmod.categories(args.label_map)
+    images: list[dict] = []
+
+    def detect(example: Any) -> Any:
+        boxes, scores, classes = model.detect(example.image)
+        image = ImageResult.from_normalized(example.width, example.height, example.boxes, example.classes, boxes,
+                                            scores, classes)
+        images.append({"width": image.width, "height": image.height, "gt_boxes": image.gt_boxes.tolist(),
+                       "gt_classes": image.gt_classes.tolist(), "boxes": image.boxes.tolist(),
+                       "scores": image.scores.tolist(), "classes": image.classes.tolist()})
+        return boxes, scores, classes
+
+    accuracy = measure.coco_accuracy(detect, examples, categories)
+    atomic.write_json(Path(args.out).with_name(DETECTIONS_FILE), {"images": images, "categories": categories})
     atomic.write_json(args.out, {**accuracy.metrics, "images": accuracy.images})
     return 0
 

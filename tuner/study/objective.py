@@ -8,7 +8,9 @@ stopped at once (its processes end) and raised as ``optuna.TrialPruned``. A mult
 study (:mod:`tuner.study.objectives`) reports nothing (Optuna cannot prune it) and returns
 (mAP, latency or size) from the trial's cost, measured before training. Each trial records
 the attributes of :class:`tuner.runinfo.Attr` (trial directory, training seed, best step and
-checkpoint, COCO metrics at the best step, config diff against the base, failure class and reason).
+checkpoint, COCO metrics at the best step, config diff against the base, failure class and reason)
+and, given a :class:`tuner.study.dashboard.Recorder`, its optuna-dashboard note (role and config
+changes) and its ``pipeline.config`` artifact as it starts.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from tuner.runinfo import Attr, trial_dir_name
 from tuner.deploy.cost import Cost, CostError
 from tuner.study.anchors import AnchorPlan
 from tuner.study.budget import Budget, CostMeter
+from tuner.study.dashboard import Recorder
 from tuner.study.objectives import Objectives
 from tuner.study.seeds import trial_seed
 from tuner.study.storage import is_duplicate_rerun, worker_id
@@ -120,7 +123,8 @@ class Objective:
                  threads: int = 0, trial_timeout: float | None = None, listener: Listener | None = None,
                  trial0_is_baseline: bool = False, anchors: AnchorPlan | None = None, seed: int = 0,
                  deterministic: bool = False, runner: RunnerFactory | None = None, budget: Budget | None = None,
-                 cost_meter: CostMeter | None = None, objectives: Objectives | None = None) -> None:
+                 cost_meter: CostMeter | None = None, objectives: Objectives | None = None,
+                 recorder: Recorder | None = None) -> None:
         self.base_cfg = base_cfg
         self.space = space
         self.run_dir = Path(run_dir).absolute()  # recorded on each trial: valid from any working directory
@@ -142,6 +146,7 @@ class Objective:
         if self.costed and cost_meter is None:
             raise ValueError("a deployment budget or cost objective needs a cost_meter (tuner.study.budget.real_meter)")
         self.cost_meter = cost_meter
+        self.recorder = recorder
         self._centre_on_fit = any(p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
         self._running: dict[int, TrialRun] = {}
         self._lock = threading.Lock()
@@ -172,8 +177,10 @@ class Objective:
         return bool(attrs.get(Attr.BASELINE))
 
     def variant(self, trial: optuna.Trial, baseline: bool | None = None) -> tuple[Any, dict[str, Any]]:
-        """The config for ``trial`` and the values applied (empty for the baseline and for the
-        fitted-anchors trial, which runs the base config with the study's fitted anchors).
+        """The config for ``trial`` and its values: the values applied to a sampled trial; for the
+        baseline and the fitted-anchors trial (the base config with the study's fitted anchors),
+        nothing is applied, and the values they were enqueued with (what describes them in the
+        space's terms) are recorded as their parameters.
 
         A sampled trial starts from the base config, or from the base with the fitted anchors
         when the space has an ``anchors`` knob (so that knob scales the fit).
@@ -191,7 +198,10 @@ class Objective:
         values: dict[str, Any] = {}
         if trial.user_attrs.get(Attr.FITTED_ANCHORS) and not baseline:
             cfg = self.anchors.with_fit(cfg)
-        elif not (trial.user_attrs.get(Attr.BASELINE) if baseline is None else baseline):
+            values = spacemod.record_fixed(self.space, trial)
+        elif trial.user_attrs.get(Attr.BASELINE) if baseline is None else baseline:
+            values = spacemod.record_fixed(self.space, trial)
+        else:
             values = spacemod.sample(self.space, trial)
             if self._centre_on_fit:
                 cfg = self.anchors.with_fit(cfg)
@@ -226,6 +236,8 @@ class Objective:
             trial.set_user_attr(Attr.ANCHOR_COVERAGE, coverage)
         changes = cfgmod.diff(self.base_cfg, cfg)
         trial.set_user_attr(Attr.DIFF, [[c.path, _plain(c.old), _plain(c.new)] for c in changes])
+        if self.recorder is not None:
+            self.recorder.started(trial, baseline, cfgmod.dumps(cfg), changes)
         seed = trial_seed(self.seed, trial.number)
         trial.set_user_attr(Attr.SEED, seed)
         cost = self._check_budget(trial, cfg, self.budget) if self.costed else None

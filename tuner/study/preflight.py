@@ -90,6 +90,7 @@ BuildCheck = Callable[[Any], "str | None"]
 def plan_variants(base_cfg: Any, space: spacemod.SearchSpace, *, anchors: AnchorPlan, sampler: optuna.samplers.BaseSampler,
                   n_sampled: int, steps: int, eval_every: int, seed: int = 0,
                   directions: Sequence[optuna.study.StudyDirection] = (optuna.study.StudyDirection.MAXIMIZE,),
+                  baseline_params: dict[str, Any] | None = None, fitted_params: dict[str, Any] | None = None,
                   ) -> list[Variant]:
     """The baseline, the fitted-anchors trial (when ``anchors`` has a fit) and the first
     ``n_sampled`` sampled variants, as a new study with ``sampler`` would draw them.
@@ -103,7 +104,8 @@ def plan_variants(base_cfg: Any, space: spacemod.SearchSpace, *, anchors: Anchor
     objective = Objective(base_cfg=base_cfg, space=space, run_dir=".", steps=steps, eval_every=eval_every,
                           trial0_is_baseline=True, anchors=anchors, seed=seed)
     study, _ = create_or_load("preflight", optuna.storages.InMemoryStorage(), sampler, optuna.pruners.NopPruner(),
-                              fitted_anchors=anchors.fitted is not None, directions=directions)
+                              fitted_anchors=anchors.fitted is not None, directions=directions,
+                              baseline_params=baseline_params, fitted_params=fitted_params)
     variants: list[Variant] = []
     while sum(v.role is Role.SAMPLED for v in variants) < n_sampled:
         trial = study.ask()

@@ -227,5 +227,7 @@ def front_lines(study: optuna.Study, complete: Sequence[FrozenTrial], run_dir: s
             f"--trial: the best {names[0]})"]
 
 
-def dashboard_command(storage_url: str) -> str:
-    return f"optuna-dashboard '{redact(storage_url)}' --host 127.0.0.1 --port 8080"
+def dashboard_command(storage_url: str, artifact_dir: str | None = None) -> str:
+    """The optuna-dashboard command line for the study (with its artifact store, when given)."""
+    artifacts = f" --artifact-dir '{artifact_dir}'" if artifact_dir else ""
+    return f"optuna-dashboard '{redact(storage_url)}'{artifacts} --host 127.0.0.1 --port 8080"

@@ -18,9 +18,9 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.config.io import write_text_atomic
-from tuner.runinfo import BASE_CONFIG_FILE, map_value
-from tuner import tfquiet
-from tuner.study import confirm, holdout, preflight, report
+from tuner.runinfo import BASE_CONFIG_FILE, StudyAttr, map_value
+from tuner import space as spacemod, tfquiet
+from tuner.study import confirm, dashboard, holdout, preflight, report
 from tuner.study.anchors import AnchorPlan
 from tuner.study.budget import COST_CACHE_DIR, CostMeter, real_meter
 from tuner.study.compute import ComputeTally
@@ -30,6 +30,7 @@ from tuner.study.objective import DevicePool, Interrupted, Objective
 from tuner.study.objectives import Objectives
 from tuner.study.progress import Progress
 from tuner.study.sampling import BlindToRepeats, SeededPerTrial
+from tuner.study.verdict import words
 from tuner.study.storage import StorageError, count_finished, create_or_load, open_storage, recover
 from tuner.study.workers import WorkerPool
 from tuner.trial import RunnerFactory
@@ -109,13 +110,49 @@ def _check_objectives(study: optuna.Study, objectives: Objectives, name: str) ->
                               "--study-name/--run-dir")
 
 
+def described(prepared: Prepared, anchors: AnchorPlan) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parameter values (Optuna's stored form) that describe the baseline and the
+    fitted-anchors trial in the space's terms (:func:`tuner.space.values_of`): the sampled
+    trials start from the fit when the space has an ``anchors`` knob and there is a fit."""
+    space, base = prepared.space, prepared.base_cfg
+    centred = anchors.fitted is not None and any(
+        p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
+    baseline = spacemod.to_optuna_params(space, spacemod.values_of(space, base, anchors_at_start=not centred))
+    fitted = spacemod.to_optuna_params(space, spacemod.values_of(space, anchors.with_fit(base), anchors_at_start=centred)) \
+        if anchors.fitted is not None else {}
+    return baseline, fitted
+
+
 def preflight_variants(prepared: Prepared, anchors: AnchorPlan, n_sampled: int) -> list[preflight.Variant]:
     """The baseline, fitted-anchors and first ``n_sampled`` sampled variants this study would
     train, drawn with its own sampler and seeds (:func:`tuner.study.preflight.plan_variants`)."""
     s = prepared.settings
+    baseline_params, fitted_params = described(prepared, anchors)
     return preflight.plan_variants(prepared.base_cfg, prepared.space, anchors=anchors, sampler=_study_sampler(s),
                                    n_sampled=n_sampled, steps=s.steps, eval_every=s.eval_every,
-                                   seed=s.seed if s.seed is not None else 0, directions=s.objectives.directions)
+                                   seed=s.seed if s.seed is not None else 0, directions=s.objectives.directions,
+                                   baseline_params=baseline_params, fitted_params=fitted_params)
+
+
+def _notes(study: optuna.Study, confirmation: confirm.Confirmation | None, summary: str, test_lines: list[str],
+           run_dir: Path, command: str) -> None:
+    """The study's note and the pick's trial note on optuna-dashboard (:mod:`tuner.study.dashboard`)."""
+    pick_line = noise_line = ""
+    if confirmation is not None and confirmation.pick is not None:
+        pick = confirmation.pick
+        pick_line = (f"**Trial {pick.number}** (best fresh mean {pick.mean:.4f} over {len(pick.fresh)} run(s); its best "
+                     f"run, the checkpoint to deploy, is trial {pick.best_run.number}): {confirm.verdict(confirmation)}")
+        parent = next((t for t in study.get_trials(deepcopy=False) if t.number == pick.number), None)
+        if parent is not None:
+            dashboard.note_finished(study, parent, dashboard.trial_note(
+                parent.number, dashboard.role(parent), dashboard.changes_of(parent), pick=pick_line.replace("**", "")))
+        noise = confirmation.noise
+        noise_line = (f"Run-to-run standard deviation {100 * noise.sd:.1f} pts, pooled over {noise.configs} "
+                      f"configuration(s) with 2+ fresh runs ({noise.df} degree(s) of freedom)." if noise else
+                      "Not estimated: no configuration has 2 fresh runs.")
+    dashboard.note_study(study, dashboard.study_note(study.study_name, summary, pick_line=pick_line,
+                                                     noise_line=noise_line, test_lines=test_lines,
+                                                     run_dir=str(run_dir), dashboard=command))
 
 
 def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | None = None,
@@ -160,9 +197,11 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
         write_text_atomic(run_dir / BASE_CONFIG_FILE, prepared.base_text)
     pruner = prepared.pruning.build()
     budget = s.budget
+    baseline_params, fitted_params = described(prepared, anchors)
     study, created = create_or_load(info.study_name, storage, _study_sampler(s), pruner,
                                     fitted_anchors=anchors.fitted is not None, directions=s.objectives.directions,
-                                    metric_names=s.objectives.metric_names)
+                                    metric_names=s.objectives.metric_names, baseline_params=baseline_params,
+                                    fitted_params=fitted_params)
     storage.remove_session()
     if not created:
         _check_objectives(study, s.objectives, info.study_name)
@@ -192,6 +231,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
                           trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True,
                           anchors=anchors, seed=s.seed if s.seed is not None else 0, deterministic=s.deterministic,
                           runner=runner, budget=budget, objectives=s.objectives,
+                          recorder=dashboard.Recorder(run_dir / dashboard.ARTIFACTS_DIR),
                           cost_meter=(cost_meter or real_meter(budget, Path(s.cost_cache) if s.cost_cache
                                                                else run_dir / COST_CACHE_DIR)) if s.costed else None)
 
@@ -227,16 +267,24 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     if s.confirm > 0:
         confirmation = confirm.confirm(study.get_trials(deepcopy=False), s.confirm, s.repeats)
         confirm.record(study, confirmation)
-    print("\n" + report.summary(study, steps=s.steps, confirmation=confirmation, run_dir=str(run_dir)), file=out)
+    summary = report.summary(study, steps=s.steps, confirmation=confirmation, run_dir=str(run_dir))
+    print("\n" + summary, file=out)
+    test_lines: list[str] = []
     if prepared.test_records and not interrupted.is_set():
         print("evaluating the chosen trial and the baseline on the test split ...", file=out, flush=True)
         try:
             with tfquiet.quietly():
                 results = holdout.run(study, run_dir, prepared.test_records, info.label_map)
-            print("\n".join(holdout.lines(results)), file=out)
+            lift = holdout.test_lift(results)
+            if lift is not None:
+                study.set_user_attr(StudyAttr.TEST_LIFT, {**lift.to_json(), "verdict": words(lift, None)})
+            test_lines = holdout.lines(results, lift)
         except (RuntimeError, OSError, subprocess.TimeoutExpired, ValueError, KeyError) as exc:
-            print(f"test split: not measured ({exc})", file=out)
-    print(f"\ninspect it: {report.dashboard_command(info.storage)}", file=out)
+            test_lines = [f"test split: not measured ({exc})"]
+        print("\n".join(test_lines), file=out)
+    command = report.dashboard_command(info.storage, str(run_dir / dashboard.ARTIFACTS_DIR))
+    _notes(study, confirmation, summary, test_lines, run_dir, command)
+    print(f"\ninspect it: {command}", file=out)
     print(f"curves of every trial: tensorboard --logdir {run_dir}", file=out)
     if interrupted.is_set():
         print("interrupted: run the same command again to resume (interrupted trials are re-run)", file=out)

@@ -17,7 +17,7 @@ import re
 import socket
 import uuid
 import warnings
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import optuna
 from optuna.study import StudyDirection
@@ -177,9 +177,12 @@ def is_duplicate_rerun(trial: FrozenTrial | optuna.Trial, study: optuna.Study) -
 def create_or_load(name: str, storage: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler,
                    pruner: optuna.pruners.BasePruner, fitted_anchors: bool = False,
                    directions: Sequence[StudyDirection] = (StudyDirection.MAXIMIZE,),
-                   metric_names: Sequence[str] | None = None) -> tuple[optuna.Study, bool]:
+                   metric_names: Sequence[str] | None = None, baseline_params: Mapping[str, Any] | None = None,
+                   fitted_params: Mapping[str, Any] | None = None) -> tuple[optuna.Study, bool]:
     """The study ``name`` in ``storage``; a new study gets the baseline enqueued as trial 0 and,
-    with ``fitted_anchors``, the base config with fitted anchors as trial 1.
+    with ``fitted_anchors``, the base config with fitted anchors as trial 1, each with the
+    parameter values that describe it (Optuna's stored form, :func:`tuner.space.to_optuna_params`
+    of :func:`tuner.space.values_of`), which the objective records without sampling.
 
     A new study is created with ``directions`` and named ``metric_names`` (optuna-dashboard's
     labels); an existing one is loaded as it is (the caller compares its directions).
@@ -201,9 +204,9 @@ def create_or_load(name: str, storage: optuna.storages.BaseStorage, sampler: opt
         with warnings.catch_warnings():  # marked experimental; it is what names optuna-dashboard's axes
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(metric_names))
-    study.enqueue_trial({}, user_attrs={Attr.BASELINE: True})
+    study.enqueue_trial(dict(baseline_params or {}), user_attrs={Attr.BASELINE: True}, skip_if_exists=False)
     if fitted_anchors:
-        study.enqueue_trial({}, user_attrs={Attr.FITTED_ANCHORS: True})
+        study.enqueue_trial(dict(fitted_params or {}), user_attrs={Attr.FITTED_ANCHORS: True}, skip_if_exists=False)
     return study, True
 
 
