@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo demo-tflite test test-fast doctor bench bench-search bench-pruning bench-anchors pretrain clean-demo
+.PHONY: setup demo demo-tflite lint test test-fast doctor bench bench-search bench-pruning bench-anchors pretrain clean-demo
 
 setup:
 	bash scripts/install.sh
@@ -31,7 +31,11 @@ demo-tflite: setup
 # turns), so two run side by side in about the time of one; tests/conftest.py hands each worker whole
 # modules (pytest_xdist_make_scheduler).
 TEST_WORKERS ?= 2
-test: setup
+# ruff (pyproject.toml [tool.ruff]): seconds, so every test run starts with it.
+lint: setup
+	$(PY) -m ruff check tuner tflite bench tests
+
+test: lint
 	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 # Every test that needs no OD API training (the `odapi` marker is applied by the fixtures).

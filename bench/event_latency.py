@@ -25,7 +25,7 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tuner import events  # noqa: E402
+from tuner import events
 
 TARGET_S = 2.0
 

@@ -50,11 +50,11 @@ from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tflite.errors import StudyError  # noqa: E402
-from tflite.select import resolve_study  # noqa: E402
-from tuner.cli import OneLineParser, text_table  # noqa: E402
-from tuner.runinfo import sqlite_path  # noqa: E402
-from tuner.study.storage import redact  # noqa: E402
+from tflite.errors import StudyError
+from tflite.select import resolve_study
+from tuner.cli import OneLineParser, text_table
+from tuner.runinfo import sqlite_path
+from tuner.study.storage import redact
 
 EXIT_BAD_INPUT = 2
 #: How many of the best trials the "top pruned" column looks at.
@@ -353,7 +353,7 @@ def replay_all(data: StudyCurves, table: Sequence[PrunerSetting]) -> tuple[list[
     for setting in table:
         try:
             pruner = setting.build(data.steps, data.eval_every)
-        except Exception as exc:  # noqa: BLE001 - only optional settings are allowed to fail
+        except Exception as exc:
             if not setting.optional:
                 raise
             first = (str(exc).strip().splitlines() or [""])[0][:200]

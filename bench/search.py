@@ -35,7 +35,7 @@ Usage::
 
 ``--quick`` is a smoke scale for tests (one seed, 2 trials of 10 steps on a tiny easy dataset, a
 batch-4 copy of the base config and the search space without its batch-size entry); flags given
-explicitly still win. The full table is recorded in README ("Tests and benchmarks"). The
+explicitly still win. The full table is recorded in docs/benchmarks.md. The
 aggregation, the verdict and the tables are in ``bench/search_results.py``.
 
 Exit codes: 0 every study ran; 1 a study exited non-zero (its row says so, the others ran); 2 bad

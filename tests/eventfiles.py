@@ -115,7 +115,7 @@ class EventFile:
         """Creates the directory and the file (with a version event unless ``header=False``)."""
         os.makedirs(directory, exist_ok=True)
         self.path = os.path.join(os.fspath(directory), name or event_file_name())
-        self._file = open(self.path, "ab")  # noqa: SIM115 - closed by close()/__exit__
+        self._file = open(self.path, "ab")
         self._writer = RecordWriter(self._file)
         if header:
             self.append(version_event())

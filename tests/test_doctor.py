@@ -64,7 +64,7 @@ def test_python_check_wants_exactly_3_11(monkeypatch) -> None:
 class _BrokenTensorflow:
     """A meta-path finder whose tensorflow import fails the way a numpy 2 upgrade breaks it."""
 
-    def find_spec(self, name, path=None, target=None):  # noqa: ANN001, ANN201
+    def find_spec(self, name, path=None, target=None):
         if name == "tensorflow" or name.startswith("tensorflow."):
             raise AttributeError("_ARRAY_API not found")
         return None

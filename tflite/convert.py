@@ -25,7 +25,7 @@ from typing import Sequence
 from tflite.console import quiet
 from tflite.errors import EXIT_BAD_INPUT, ConvertError
 from tflite.quantize import parse_variants
-from tuner.cli import OneLineParser
+from tuner.cli import example, OneLineParser
 
 #: TensorFlow's own output during the conversion (C++ logs, converter summaries), kept in --out.
 TF_LOG = "tensorflow.log"
@@ -33,7 +33,8 @@ TF_LOG = "tensorflow.log"
 
 def _parser() -> OneLineParser:
     p = OneLineParser(prog="python -m tflite.convert",
-                      description="Convert a study's best trial to measured TFLite models.")
+                      description="Convert a study's best trial to measured TFLite models.",
+                      epilog=example("convert"))
     p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: the run directory's)")
     p.add_argument("--trial", type=int, default=None, help="trial number, e.g. any member of a multi-objective study's Pareto front (default: the confirmed pick, else the best completed trial by mAP)")

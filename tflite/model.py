@@ -73,7 +73,7 @@ def build_model(cfg: Any, is_training: bool, where: str) -> Any:
 
     try:
         return model_builder.build(cfg.model, is_training=is_training)
-    except Exception as exc:  # noqa: BLE001 - the builders raise ValueError, KeyError, TypeError...
+    except Exception as exc:
         text = " ".join(str(exc).split())[:200]
         raise ModelError(f"the OD API cannot build the trial's model ({type(exc).__name__}: {text})", where,
                          "fix the model section of the trial's config (e.g. model.ssd.feature_extractor.type) "

@@ -258,7 +258,7 @@ def _convert_and_measure(options: Options, checked: Plan, prepared: _Prepared, t
         uint8_io = options.uint8_io and variant is Variant.INT8
         path.write_bytes(converter.convert(variant, prepared.representative, uint8_io))
         detector = measure.TfliteDetector(path, options.threads)
-        acc = measure.coco_accuracy(lambda e: detector(by_input[id(e)]), examples, prepared.categories)
+        acc = measure.coco_accuracy(lambda e, d=detector: d(by_input[id(e)]), examples, prepared.categories)
         median, p90 = detector.latency(inputs[0], options.latency_runs)
         rows.append(Row(variant.value, path.name, acc.map, acc.map50, reference.map - acc.map, path.stat().st_size,
                         median, p90, options.threads, note=UINT8_NOTE if uint8_io else "", **detector.io()))

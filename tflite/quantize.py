@@ -102,7 +102,7 @@ class Converter:
         self.saved_model = Path(saved_model)
         try:
             self._converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-        except Exception as exc:  # noqa: BLE001 - loading raises many unrelated types
+        except Exception as exc:
             raise ModelError(f"the exported SavedModel cannot be loaded ({_first_line(exc)})", str(saved_model),
                              "re-run the conversion; the export may be incomplete") from exc
 
@@ -148,7 +148,7 @@ class Converter:
                 c.inference_input_type = tf.uint8  # outputs stay float32: see the module docstring
         try:
             return bytes(c.convert())
-        except Exception as exc:  # noqa: BLE001 - the converter raises many unrelated types
+        except Exception as exc:
             raise ModelError(f"the TFLite converter failed for {variant.value} ({_first_line(exc)})",
                              str(self.saved_model), "leave this variant out (--variants) and report the error") from exc
 

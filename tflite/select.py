@@ -126,7 +126,7 @@ def _load(ref: StudyRef) -> Any:
     except KeyError as exc:
         raise StudyError(f"no study named {ref.name!r}", f"storage {ref.storage}",
                          "check the study name (optuna studies list --storage URL)") from exc
-    except Exception as exc:  # noqa: BLE001 - any storage failure is bad input here
+    except Exception as exc:
         raise StudyError(f"cannot open the study storage ({type(exc).__name__}: {exc})",
                          f"storage {ref.storage}", "check the --storage URL") from exc
 

@@ -15,6 +15,26 @@ from typing import NoReturn, Sequence
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
+#: One example per command, shown by ``odapi-tuner --help`` and by the command's own ``--help``.
+EXAMPLES: dict[str, str] = {
+    "study": "odapi-tuner study --base pipeline.config --train-data 'train.record-*' --eval-data 'eval.record-*' "
+             "--label-map label_map.pbtxt --n-trials 30 --steps 20000 --eval-every 2000",
+    "trial": "odapi-tuner trial --config pipeline.config --steps 200 --eval-every 100 --out runs/one",
+    "config": "odapi-tuner config set pipeline.config train_config.num_steps=20000 -o out.config",
+    "anchors": "odapi-tuner anchors fit --config pipeline.config -o fitted.config",
+    "data": "odapi-tuner data convert --format coco annotations.json --images images --out data/mine",
+    "shapes": "odapi-tuner shapes --out data/shapes-variant --seed 9",
+    "report": "odapi-tuner report --study runs/pipeline",
+    "convert": "odapi-tuner convert --study runs/pipeline",
+    "doctor": "odapi-tuner doctor",
+}
+
+
+def example(command: str) -> str:
+    """A parser's epilog: the command's example (same as ``python -m ...`` with the module)."""
+    return f"example: {EXAMPLES[command]}"
+
+
 def report_internal_error(exc: BaseException, prog: str) -> int:
     """Print one line for an unexpected exception, keep its traceback in a temporary file, and
     return :data:`EXIT_INTERNAL` (never an exit code the command gives a meaning to)."""

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
+from tuner.cli import example
 from tuner.paths import DEFAULT_RUN_DIR
 
 SETUP_FIX = "run `make setup` (it installs the pinned stack into .venv) and use .venv/bin/python"
@@ -168,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 when all checks pass, 1 when any fails.
     """
-    parser = argparse.ArgumentParser(prog="python -m tuner.doctor", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tuner.doctor", description=__doc__.split("\n\n")[0],
+                                     epilog=example("doctor"))
     parser.add_argument("--run-dir", default=str(DEFAULT_RUN_DIR), help="where studies are written")
     args = parser.parse_args(argv)
     quiet_tensorflow_logging()

@@ -60,7 +60,7 @@ def test_boxes_outside_the_image_name_the_file_and_record(bars, tmp_path, capsys
 
     record = tmp_path / "bad.record"
     with tf.io.TFRecordWriter(str(record)) as writer:
-        for i, ymax in enumerate((0.5, 0.6, 1.7)):
+        for ymax in (0.5, 0.6, 1.7):
             floats = lambda v: tf.train.Feature(float_list=tf.train.FloatList(value=v))  # noqa: E731
             ints = lambda v: tf.train.Feature(int64_list=tf.train.Int64List(value=v))  # noqa: E731
             feature = {"image/height": ints([128]), "image/width": ints([128]),

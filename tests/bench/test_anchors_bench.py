@@ -1,5 +1,5 @@
 """bench/anchors.py: the fit-speed table (real fit on the demo model's feature maps) and the
-trials table on hand-made rows. Its trial part runs real studies (README gives the measured table)."""
+trials table on hand-made rows. Its trial part runs real studies (docs/benchmarks.md gives the measured table)."""
 from __future__ import annotations
 
 import subprocess

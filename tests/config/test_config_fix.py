@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from configfixtures import COSINE, RATIOS
 
-from tuner.config import (FixResult, Severity, apply_fixes, dumps, lint, loads, point_to_dataset, set_schedule_type,
+from tuner.config import (FixResult, Severity, apply_fixes, dumps, lint, loads, set_schedule_type,
                           set_value)
 
 EXPONENTIAL = "train_config.optimizer.momentum_optimizer.learning_rate.exponential_decay_learning_rate"

@@ -104,7 +104,12 @@ def test_every_reason_has_a_scope_summary_and_fix() -> None:
 def test_label_map_with_quotes_and_unicode_loads_back_through_label_map_util(tmp_path: Path) -> None:
     from tuner.data.records import write_label_map
 
-    write_label_map(tmp_path / "label_map.pbtxt", ["o'brien", 'say "hi"', "café"])  # raises if not read back
+    from object_detection.utils import label_map_util
+
+    names = ["o'brien", 'say "hi"', "café"]
+    write_label_map(tmp_path / "label_map.pbtxt", names)  # also raises itself if the OD API cannot read it back
+    categories = label_map_util.create_categories_from_labelmap(str(tmp_path / "label_map.pbtxt"))
+    assert [(c["id"], c["name"]) for c in categories] == [(1, "o'brien"), (2, 'say "hi"'), (3, "café")]
 
 
 def test_equal_seeds_give_identical_files_and_other_seeds_other_splits(exported, tmp_path: Path) -> None:

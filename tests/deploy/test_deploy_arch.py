@@ -102,7 +102,7 @@ def test_hash_is_stable_across_text_formatting_and_processes() -> None:
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={"PYTHONHASHSEED": "123", "PATH": ""})
     assert other.stdout.strip() == arch_hash(cfg)
-    assert len(arch_hash(cfg)) == 16 and int(arch_hash(cfg), 16) >= 0
+    assert len(arch_hash(cfg)) == 16 and set(arch_hash(cfg)) <= set("0123456789abcdef")
 
 
 def test_cost_fields_show_counts_and_leave_the_training_parts_out() -> None:

@@ -1,5 +1,5 @@
 """bench/deploy_cost.py: the architectures it measures fit the base config, and its table (on
-hand-made costs; the bench itself measures real models, README gives its table)."""
+hand-made costs; the bench itself measures real models, docs/benchmarks.md gives its table)."""
 from __future__ import annotations
 
 import importlib.util

@@ -29,7 +29,7 @@ def test_validation_catches_what_only_the_base_config_can_tell() -> None:
         "knob not applicable": ({"x": {"knob": "warmup_fraction", "float": [0.0, 0.1]},
                                  "s": {"knob": "schedule_type", "choices": ["constant"]}}, None),
     }
-    for label, (entries, message) in cases.items():
+    for _label, (entries, message) in cases.items():
         space = spacemod.parse_space({"params": entries}, "s.yaml")
         if message is None:
             spacemod.validate(space, base)  # warmup first, on the cosine base: fine

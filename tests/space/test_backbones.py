@@ -58,6 +58,6 @@ def test_patterns_match_exactly_the_backbone_variables(odapi, extractor: str, si
 
     patterns = BACKBONE_PATTERNS[extractor]
     matched = {v.name for v in model.trainable_variables if any(re.search(p, v.name) for p in patterns)}
-    backbone = {v.name for v in model._feature_extractor.classification_backbone.trainable_variables}  # noqa: SLF001
+    backbone = {v.name for v in model._feature_extractor.classification_backbone.trainable_variables}
     assert matched == backbone
     assert len(backbone) < len(model.trainable_variables)  # something is left to train

@@ -247,7 +247,7 @@ def test_use_depthwise_builds_a_depthwise_separable_box_predictor(odapi) -> None
 
     def depthwise(m) -> int:  # type: ignore[no-untyped-def]
         return sum(isinstance(layer, tf.keras.layers.DepthwiseConv2D)
-                   for layer in m._box_predictor.submodules)  # noqa: SLF001
+                   for layer in m._box_predictor.submodules)
 
     assert depthwise(model) > 0 and depthwise(plain) == 0
     assert predictions["box_encodings"].shape == plain_predictions["box_encodings"].shape

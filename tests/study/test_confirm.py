@@ -108,7 +108,7 @@ def test_the_pick_is_the_best_fresh_mean_and_its_lift_gets_an_interval(tmp_path)
     assert (interval.low, interval.high) == (pytest.approx(0.076165, abs=1e-5), pytest.approx(0.123835, abs=1e-5))
     assert confirm.verdict(found) == "+10.0 pts (90 % interval +7.6 to +12.4; 2 fresh runs vs 3): a lift"
     confirm.record(study, found)
-    stored = optuna.load_study(study_name="s", storage=study._storage).user_attrs  # noqa: SLF001
+    stored = optuna.load_study(study_name="s", storage=study._storage).user_attrs
     assert stored[StudyAttr.CONFIRMED_PICK]["trial"] == 2
     assert stored[StudyAttr.CONFIRMED_PICK]["best_run"] == 8
     assert stored[StudyAttr.CONFIRMED_PICK]["interval"]["low"] == pytest.approx(0.076165, abs=1e-5)
@@ -171,10 +171,10 @@ def test_the_sampler_never_sees_a_repeat(tmp_path) -> None:
     proposals = []
     for study in (plain, repeated):
         sampler = BlindToRepeats(optuna.samplers.TPESampler(seed=3, n_startup_trials=2))
-        loaded = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=sampler)  # noqa: SLF001
+        loaded = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=sampler)
         proposals.append(loaded.ask({"lr": DIST["lr"]}).params["lr"])
     assert proposals[0] == proposals[1]
-    bare = optuna.load_study(study_name="repeated", storage=repeated._storage,  # noqa: SLF001
+    bare = optuna.load_study(study_name="repeated", storage=repeated._storage,
                              sampler=optuna.samplers.TPESampler(seed=3, n_startup_trials=2))
     assert bare.ask({"lr": DIST["lr"]}).params["lr"] != proposals[0]  # the view is what made them equal
 

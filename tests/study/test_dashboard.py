@@ -88,3 +88,16 @@ def test_the_baseline_carries_the_parameter_values_that_describe_it(shown) -> No
     baseline = next(t for t in detail["trials"] if t["number"] == 0)
     params = {p["name"]: float(p["param_external_value"]) for p in baseline["params"]}
     assert params == {"lr": pytest.approx(0.08)}  # the base's rate, in the space's range: in the plots and TPE
+
+
+def test_a_finished_trials_changes_read_back_as_they_were_shown() -> None:
+    from optuna.trial import create_trial
+
+    from tuner.config.diff import Change, MessageText
+    from tuner.runinfo import Attr
+
+    trial = create_trial(value=0.1, user_attrs={Attr.DIFF: [["a.b", None, "{ x: 1 }"], ["a.c", 0.5, 0.25],
+                                                            ["a.d", "old", "new"]]})
+    changes = dashmod.changes_of(trial)
+    assert changes == [Change("a.b", None, MessageText("{ x: 1 }")), Change("a.c", 0.5, 0.25), Change("a.d", "old", "new")]
+    assert [str(c) for c in changes] == ["a.b: <unset> -> { x: 1 }", "a.c: 0.5 -> 0.25", "a.d: 'old' -> 'new'"]

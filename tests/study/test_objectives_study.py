@@ -7,7 +7,7 @@ cannot prune a multi-objective study), returns (mAP, latency) and prints its fro
 model is the front's fastest member (a quarter of the pixels); it is converted after training
 and its int8 file must be the size the pre-training cost said (within 1 %: the weights change,
 the graph does not). Latency is not asserted here (timing belongs in benchmarks); the closing
-notes and README give the measured agreement. Decisions and edge cases: test_objectives.py.
+notes and docs/benchmarks.md give the measured agreement. Decisions and edge cases: test_objectives.py.
 """
 from __future__ import annotations
 

@@ -98,5 +98,5 @@ def test_summary_lists_top_trials_against_the_baseline_with_their_diffs(tmp_path
 def test_a_trial_that_failed_before_its_config_existed_shows_its_params(tmp_path) -> None:
     study = _study(tmp_path)
     failed = study.get_trials()[3]
-    assert report._changes(failed) == ["iou=1.7"]  # noqa: SLF001
+    assert report._changes(failed) == ["iou=1.7"]
     assert report.best_trial(study).number == 1

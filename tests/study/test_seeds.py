@@ -22,7 +22,7 @@ def test_each_trial_gets_its_own_sampler_seed_and_draws() -> None:
 
 
 def test_a_trial_seed_is_a_pure_function_of_the_study_seed_and_the_number() -> None:
-    assert trial_seed(0, 3) == trial_seed(0, 3)
+    assert trial_seed(0, 3) == 1030145264  # pinned, as the next: the same study seed and number, the same seed
     assert trial_seed(0, 0) == 177799908  # pinned: a change would re-seed every resumed study
     seeds = [trial_seed(study, number) for study in (0, 1, 2) for number in range(50)]
     assert len(set(seeds)) == len(seeds), "trials of one study, and the same trial of two studies, differ"

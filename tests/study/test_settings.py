@@ -22,12 +22,14 @@ def test_an_unknown_sampler_or_pruner_is_a_one_line_error_before_anything_else(t
 
 
 def test_the_cli_choices_are_the_enums() -> None:
-    actions = {a.dest: a for a in cli.build_parser()._actions}  # noqa: SLF001
-    assert actions["sampler"].choices == [n.value for n in SamplerName]
-    assert actions["pruner"].choices == [k.value for k in PrunerKind]
+    actions = {a.dest: a for a in cli.build_parser()._actions}
+    assert actions["sampler"].choices == ["tpe", "random"]  # written out: what a user can type, not recomputed
+    assert actions["pruner"].choices == ["auto", "median", "hyperband", "none"]
+    assert [n.value for n in SamplerName] == actions["sampler"].choices
+    assert [k.value for k in PrunerKind] == actions["pruner"].choices
     assert (actions["sampler"].default, actions["pruner"].default) == ("tpe", "auto")
 
 
 def test_every_sampler_name_builds_its_sampler() -> None:
-    assert {name: type(runner_mod._sampler(name, 1)).__name__ for name in SamplerName} == {  # noqa: SLF001
+    assert {name: type(runner_mod._sampler(name, 1)).__name__ for name in SamplerName} == {
         SamplerName.TPE: "TPESampler", SamplerName.RANDOM: "RandomSampler"}

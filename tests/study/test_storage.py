@@ -72,8 +72,8 @@ def test_a_claim_is_check_and_set(tmp_path) -> None:
     study, _ = create_or_load("s", open_storage(url), optuna.samplers.RandomSampler(), optuna.pruners.NopPruner())
     study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={Attr.FAILURE: "interrupted"}))
     trial = study.get_trials()[1]
-    assert storagemod._claim_rerun(_load(url), trial) is True  # noqa: SLF001
-    assert storagemod._claim_rerun(_load(url), trial) is False  # noqa: SLF001
+    assert storagemod._claim_rerun(_load(url), trial) is True
+    assert storagemod._claim_rerun(_load(url), trial) is False
 
 
 def test_duplicates_are_neither_counted_nor_rerun(tmp_path) -> None:

@@ -79,7 +79,7 @@ def test_stop_mid_training_leaves_no_process_behind(tmp_path, make_config) -> No
     seen: dict[str, dict[str, str]] = {}
 
     def inspect() -> None:
-        for name, proc in trial._procs.items():  # noqa: SLF001 - the test inspects the children
+        for name, proc in trial._procs.items():
             seen[name] = _environ(proc.pid) | {"cmdline": open(f"/proc/{proc.pid}/cmdline").read()}
 
     stopped_at: list[float] = []
@@ -108,7 +108,7 @@ def test_stop_mid_training_leaves_no_process_behind(tmp_path, make_config) -> No
         assert "--threads\x001" in env["cmdline"]
     assert stop_step and 0 < stop_step[0] < 400, f"training never logged a step before the stop: {stop_step}"
     assert ended_at - stopped_at[0] < 10.0
-    pids = [p.pid for p in trial._procs.values()]  # noqa: SLF001 - the test checks the groups
+    pids = [p.pid for p in trial._procs.values()]
     assert pids and not any(group_alive(pid) for pid in pids)
     assert trial.outcome.status is Status.STOPPED and trial.outcome.reason == "pruned"
     assert (tmp_path / "trial" / RESULT_FILE).exists()

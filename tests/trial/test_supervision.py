@@ -112,7 +112,7 @@ def test_a_failing_trainer_ends_the_trial_with_its_failure_class(fake_trial, mod
     assert outcome.status is Status.FAILED and outcome.failure is failure, outcome
     assert outcome.reason.startswith(reason), outcome.reason
     assert seconds < 15, "the evaluator must not be waited for once the trainer has failed"
-    assert not any(group_alive(p.pid) for p in trial._procs.values())  # noqa: SLF001
+    assert not any(group_alive(p.pid) for p in trial._procs.values())
     assert "fake train started" in (trial.log_dir / "train.log").read_text()
 
 
@@ -122,7 +122,7 @@ def test_a_trial_past_its_budget_is_a_timeout_and_leaves_nothing_running(fake_tr
     assert trial.outcome.status is Status.FAILED and trial.outcome.failure is FailureClass.TIMEOUT
     assert trial.outcome.reason == "trial exceeded its 2 s budget"
     assert seconds < 10
-    assert not any(group_alive(p.pid) for p in trial._procs.values())  # noqa: SLF001
+    assert not any(group_alive(p.pid) for p in trial._procs.values())
 
 
 def test_stop_from_another_thread_ends_both_process_groups_within_seconds(fake_trial) -> None:
@@ -133,7 +133,7 @@ def test_stop_from_another_thread_ends_both_process_groups_within_seconds(fake_t
     _, seconds = _run(trial)
     assert trial.outcome.status is Status.STOPPED and trial.outcome.reason == "pruned at step 10"
     assert seconds < 10
-    assert not any(group_alive(p.pid) for p in trial._procs.values())  # noqa: SLF001
+    assert not any(group_alive(p.pid) for p in trial._procs.values())
 
 
 def test_evaluations_stream_from_the_ledger_and_event_files(fake_trial) -> None:

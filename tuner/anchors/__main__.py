@@ -17,12 +17,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from tuner.cli import EXIT_OK, EXIT_USAGE, OneLineParser
+from tuner.cli import example, EXIT_OK, EXIT_USAGE, OneLineParser
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m tuner.anchors",
-                           description="Anchor coverage of an SSD config on its training boxes, and fitted anchors.")
+                           description="Anchor coverage of an SSD config on its training boxes, and fitted anchors.",
+                           epilog=example("anchors"))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for name, text in (("analyze", "print the coverage of the config's anchors; write a PNG"),
                        ("fit", "fit the anchors to the boxes; write the config with them to -o OUT")):

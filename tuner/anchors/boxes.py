@@ -20,7 +20,7 @@ import numpy as np
 
 from tuner.anchors.errors import AnchorError
 # Re-exported: these names lived here before frame.py was split out (see __all__).
-from tuner.anchors.frame import InputFrame, input_frame, to_input_frame  # noqa: F401
+from tuner.anchors.frame import InputFrame, input_frame, to_input_frame
 
 __all__ = ["BATCH", "TOLERANCE", "GroundTruth", "InputFrame", "input_frame", "read_ground_truth",
            "to_input_frame"]

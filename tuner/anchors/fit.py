@@ -17,7 +17,7 @@ sample of the boxes: ``shape coverage + mean best IoU`` (centred anchors, :mod:`
 with :attr:`Objective.GRID` (the default) also ``GRID_WEIGHT x (grid coverage + mean grid IoU)``,
 the anchors where the matcher sees them. Shape terms alone reward anchors the grid cannot place: measured on thin-bar data at
 128 px, the shape fit raised shape coverage 0.52 -> 1.00 while grid coverage fell 0.13 -> 0.08;
-the grid fit reached 0.70 and 0.23, and trained better (README "Anchors from the data"). The grid coverage is computed in closed form
+the grid fit reached 0.70 and 0.23, and trained better (docs/usage/study.md, "Anchors from the data"). The grid coverage is computed in closed form
 (:func:`best_grid_iou`), so either objective fits 50,000 boxes in seconds.
 Deterministic for a seed.
 """
@@ -77,7 +77,7 @@ GRID_WEIGHT = 2.0
 
 #: The objective of ``python -m tuner.anchors fit`` and of the study's fitted-anchors trial.
 #: Measured 2026-12-01 on thin bars, circles and squares at 128 px, 300 fine-tuning steps: see
-#: README "Anchors from the data" and ``bench/anchors.py``.
+#: docs/usage/study.md "Anchors from the data" and ``bench/anchors.py``.
 DEFAULT_OBJECTIVE = Objective.GRID
 
 #: The fitted sizes are multiplied by this before they are trained (``analysis.fit``; the CLI's
@@ -87,7 +87,7 @@ DEFAULT_OBJECTIVE = Objective.GRID
 #: on a shapes variant (seed 8: pillar, stick, circle, triangle; fine-tuned from the bundled
 #: checkpoint, 200 steps, 3 runs each): base anchors mAP 0.196 / 0.177 / 0.200, the fit 0.165 /
 #: 0.172 / 0.119, the fit x1.25 0.232 / 0.228 / 0.227, a grid-only fit 0.215 / 0.208 / 0.189.
-#: Checked afterwards on a variant not used to choose it: README "Anchors from the data".
+#: Checked afterwards on a variant not used to choose it: docs/usage/study.md, "Anchors from the data".
 TRAINING_GROWTH = 1.25
 
 

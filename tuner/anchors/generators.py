@@ -24,7 +24,7 @@ from tuner.anchors.errors import AnchorError
 from tuner.anchors.params import (GENERATOR_PATH, MULTISCALE_KIND, SSD_KIND, AnchorParams, MultiscaleAnchorParams,
                                   SsdAnchorParams, generator_proto)
 # Re-exported: these names lived here before params.py and probe.py were split out (see __all__).
-from tuner.anchors.params import SUPPORTED_KINDS, apply_params, describe, params_from_config  # noqa: F401
+from tuner.anchors.params import SUPPORTED_KINDS, apply_params, describe, params_from_config
 from tuner.anchors.probe import RESIZER_PATH, feature_map_shapes, input_size, model_anchors  # noqa: F401
 
 

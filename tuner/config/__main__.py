@@ -34,7 +34,7 @@ from typing import Sequence
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
-from tuner.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser, report_internal_error
+from tuner.cli import example, EXIT_FAILED, EXIT_OK, EXIT_USAGE, OneLineParser, report_internal_error
 from tuner.config.diff import diff, format_diff
 from tuner.config.edits import dataset_files
 from tuner.config.errors import ConfigError
@@ -83,7 +83,8 @@ def _write_or_print(original: str, before: Message, cfg: Message, out: str | Non
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m tuner.config",
-                           description="Schema-checked editor for TF OD API pipeline.config files.")
+                           description="Schema-checked editor for TF OD API pipeline.config files.",
+                           epilog=example("config"))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     sub.add_parser("show", help="print the config in canonical text format").add_argument("config")
     get = sub.add_parser("get", help="print the value at a dotted path")
@@ -250,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: {os.strerror(exc.errno) if exc.errno else exc}: "
                          f"{exc.filename or ''} (fix: check the path)\n")
         return EXIT_USAGE
-    except Exception as exc:  # a bug: one line and its own exit code, never lint's "errors found"
+    except Exception as exc:  # noqa: BLE001 - a bug: one line and its own exit code, never lint's "errors found"
         return report_internal_error(exc, "python -m tuner.config")
 
 

@@ -160,5 +160,5 @@ def point_to_dataset(cfg: Config, train_record: Records, eval_record: Records,
         del reader.tf_record_input_reader.input_path[:]
         reader.tf_record_input_reader.input_path.extend(paths)
         reader.label_map_path = label_path
-    setattr(getattr(cfg.model, path.split(".")[1]), "num_classes", num_classes)
+    getattr(cfg.model, path.split(".")[1]).num_classes = num_classes
     return num_classes

@@ -148,7 +148,7 @@ def _num_classes(cfg: Config, ctx: LintContext) -> Iterator[Finding]:
         if path is None or expected in counts:
             counts.setdefault(expected, where)
             continue
-        actual = getattr(getattr(cfg.model, path.split(".")[1]), "num_classes")
+        actual = getattr(cfg.model, path.split(".")[1]).num_classes
         first = next(iter(counts.items()), None)
         counts[expected] = where
         if actual == expected:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from tuner.cli import EXIT_OK, EXIT_USAGE, OneLineParser
+from tuner.cli import example, EXIT_OK, EXIT_USAGE, OneLineParser
 from tuner.data.formats import Format
 from tuner.data.split import DEFAULT_SPLIT
 
@@ -28,7 +28,8 @@ EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m tuner.data", description="Datasets for the OD API: convert, inspect.")
+    parser = OneLineParser(prog="python -m tuner.data", description="Datasets for the OD API: convert, inspect.",
+                           epilog=example("data"))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     conv = sub.add_parser("convert", help="COCO, Pascal VOC, YOLO or CSV annotations -> OD API TFRecords")
     conv.add_argument("--format", required=True, choices=[f.value for f in Format], help="the source format")

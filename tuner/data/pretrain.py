@@ -36,10 +36,10 @@ from typing import Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ chatter stays out of our lines
 
-from tuner import config as cfgmod  # noqa: E402
-from tuner import events, paths  # noqa: E402
-from tuner.data import shapes  # noqa: E402
-from tuner.outcome import Status  # noqa: E402
+from tuner import config as cfgmod
+from tuner import events, paths
+from tuner.data import shapes
+from tuner.outcome import Status
 
 #: Where the bundled checkpoint lives (prefix ``ckpt``).
 CHECKPOINT_DIR = paths.PIPELINES_DIR / "checkpoints" / "shapes_pretrained"

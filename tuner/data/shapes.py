@@ -26,7 +26,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from tuner.cli import example
 from tuner.data.render import DEFAULT_CLASSES, SHAPES, Box, DatasetSpec, DatasetSpecError, render
+
+#: The demo dataset's spec (a frozen dataclass: one shared default is safe).
+DEFAULT_SPEC = DatasetSpec()
 
 __all__ = ["DEFAULT_CLASSES", "EVAL_RECORD", "LABEL_MAP", "MANIFEST", "SHAPES", "TRAIN_RECORD", "Box", "Dataset",
            "DatasetSpec", "DatasetSpecError", "generate", "label_map_text", "main", "render"]
@@ -148,7 +152,7 @@ def _publish(staging: Path, dataset: Dataset, wanted: dict[str, object]) -> None
         os.replace(staging / name, dataset.root / name)
 
 
-def generate(out: str | os.PathLike[str], spec: DatasetSpec = DatasetSpec()) -> Dataset:
+def generate(out: str | os.PathLike[str], spec: DatasetSpec = DEFAULT_SPEC) -> Dataset:
     """Write the dataset under ``out`` (created if needed); reuse it if already complete.
 
     A directory that already holds a complete dataset of the same spec is left untouched,
@@ -190,7 +194,8 @@ def generate(out: str | os.PathLike[str], spec: DatasetSpec = DatasetSpec()) -> 
 
 def _parser() -> argparse.ArgumentParser:
     d = DatasetSpec()
-    p = argparse.ArgumentParser(prog="python -m tuner.data.shapes", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tuner.data.shapes", description=__doc__.split("\n\n")[0],
+                                epilog=example("shapes"))
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--train", type=int, default=d.train, help="training images (default %(default)s)")
     p.add_argument("--eval", type=int, default=d.eval, help="evaluation images (default %(default)s)")

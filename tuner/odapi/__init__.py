@@ -12,6 +12,6 @@ import os
 # Keep TensorFlow's C++ start-up chatter out of our logs unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tuner import compat as _compat  # noqa: E402
+from tuner import compat as _compat
 
 SHIMS = _compat.apply()

@@ -191,14 +191,14 @@ class TrainableFilter:
             return self
         from object_detection.core.model import DetectionModel
 
-        original = getattr(DetectionModel, "trainable_variables")  # the Keras property, found on the MRO
+        original = DetectionModel.trainable_variables  # the Keras property, found on the MRO
         self._saved = (DetectionModel, DetectionModel.__dict__.get("trainable_variables"))
         chosen = self
 
         def trainable_variables(model: Any) -> list[Any]:
             return chosen.filter(original.__get__(model, type(model)))
 
-        setattr(DetectionModel, "trainable_variables", property(trainable_variables, doc=TrainableFilter.__doc__))
+        DetectionModel.trainable_variables = property(trainable_variables, doc=TrainableFilter.__doc__)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -208,7 +208,7 @@ class TrainableFilter:
             if previous is None:
                 delattr(cls, "trainable_variables")
             else:
-                setattr(cls, "trainable_variables", previous)
+                cls.trainable_variables = previous
             self._saved = None
         if exc is not None and self.error is not None and exc is not self.error:
             raise self.error from None

@@ -26,7 +26,7 @@ from typing import Sequence
 
 from tflite.console import quiet
 from tflite.errors import EXIT_BAD_INPUT, ConvertError
-from tuner.cli import OneLineParser
+from tuner.cli import example, OneLineParser
 
 TF_LOG = "tensorflow.log"
 PROG = "python -m tuner.report"
@@ -34,7 +34,8 @@ PROG = "python -m tuner.report"
 
 def _parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description="Per-class verdict (AP, PR curves, operating points) on a study's chosen "
-                                             "trial, its checkpoint and TFLite variants, attached to the trial.")
+                                             "trial, its checkpoint and TFLite variants, attached to the trial.",
+                      epilog=example("report"))
     p.add_argument("--study", required=True, help="run directory (holding study.json) or study name (with --storage)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: the run directory's)")
     p.add_argument("--trial", type=int, default=None,

@@ -100,7 +100,7 @@ class _Trial:
         except KeyError as exc:
             raise StudyError("the study or trial to attach the report to does not exist", where,
                              "pass the --study (and --trial) the report was made for") from exc
-        except Exception as exc:  # noqa: BLE001 - any storage failure is bad input here
+        except Exception as exc:
             raise StudyError(f"cannot open the study storage ({type(exc).__name__}: {exc})", where,
                              "check --study/--storage") from exc
 

@@ -18,7 +18,7 @@ from typing import Sequence
 import optuna
 
 from tuner import tfquiet
-from tuner.cli import OneLineParser
+from tuner.cli import example, OneLineParser
 from tuner.runinfo import LOG_FILE
 from tuner.study.budget import DeployVariant
 from tuner.study.confirm import CONFIRM, REPEATS
@@ -31,7 +31,8 @@ from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare
 
 
 def build_parser() -> OneLineParser:
-    p = OneLineParser(prog="python -m tuner.study", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="python -m tuner.study", description=__doc__.splitlines()[0],
+                      epilog=example("study"))
     p.add_argument("--base", required=True, help="base pipeline.config: a path or a name in pipelines/")
     p.add_argument("--space", help="search-space YAML (default: pipelines/spaces/ssd.yaml)")
     p.add_argument("--train-data", help="training TFRecord(s); with --eval-data and --label-map")
@@ -85,7 +86,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--test-data", metavar="RECORDS",
                    help="held-out TFRecord(s) (path or glob) the selection never reads: when the study ends, the "
                         "chosen trial's and the baseline's best checkpoints are evaluated on them once")
-    budget = p.add_argument_group("deployment budget (costed before training; see README)")
+    budget = p.add_argument_group("deployment budget (costed before training; see docs/usage/study.md)")
     budget.add_argument("--max-latency-ms", type=float, metavar="MS",
                         help="end a variant whose TFLite model's median latency is over MS as infeasible, before "
                              "it trains; the sampler learns to avoid them")

@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import optuna
 from optuna.trial import FrozenTrial
 
-from tuner.config.diff import Change, show_value
+from tuner.config.diff import Change, MessageText, show_value
 from tuner.runinfo import Attr
 
 #: Config changes listed in a trial note before "... and N more".
@@ -144,5 +144,9 @@ DASHBOARD_ERROR = "dashboard_error"
 
 
 def changes_of(trial: FrozenTrial) -> list[Change]:
-    """A finished trial's config changes, from its ``diff`` attribute."""
-    return [Change(path, old, new) for path, old, new in trial.user_attrs.get(Attr.DIFF) or []]
+    """A finished trial's config changes, from its ``diff`` attribute (a message stored as its
+    one-line text, ``{ ... }``, is shown as such, not as a quoted string)."""
+    def value(v: Any) -> Any:
+        return MessageText(v) if isinstance(v, str) and v.startswith("{") and v.endswith("}") else v
+
+    return [Change(path, value(old), value(new)) for path, old, new in trial.user_attrs.get(Attr.DIFF) or []]

@@ -225,7 +225,7 @@ def _check_default_space(s: StudySettings, base: Any) -> None:
     raise StudyInputError(f"the default search space ({DEFAULT_SPACE.relative_to(paths.PIPELINES_DIR.parent)}) is for "
                           f"SSD models and the base config is a {kind or 'model-less'} config: give a space for it with "
                           "--space FILE (the knobs learning_rate, warmup_fraction, batch_size, momentum and l2_weight and "
-                          "the augmentation entries apply to any model; README 'Model families'), and check it without "
+                          "the augmentation entries apply to any model; docs/usage/study.md, 'Model families'), and check it without "
                           "training with --dry-run 4")
 
 

@@ -219,7 +219,7 @@ def build_error(cfg: Any) -> str | None:
             bad = [name for name, value in losses.items() if not np.all(np.isfinite(np.asarray(value)))]
             if bad:
                 return f"the loss {bad[0]} is not finite on a test batch"
-    except Exception as exc:  # whatever the OD API raises is the answer: it does not build
+    except Exception as exc:  # noqa: BLE001 - whatever the OD API raises is the answer: it does not build
         detail = " ".join(str(exc).split())[:300]
         return f"the OD API cannot build it at {height}x{width}: {type(exc).__name__}: {detail}"
     finally:

@@ -1,7 +1,7 @@
 """When a study may stop a trial early: the pruning policy, its defaults and the rule behind them.
 
 A from-scratch detector reads mAP ~0 at its first evaluations whatever its config, and learning
-curves cross late (measured: ``bench/pruning.py``, README "Pruning"). A pruner that compares
+curves cross late (measured: ``bench/pruning.py``, docs/usage/study.md "Pruning"). A pruner that compares
 those first readings compares noise and kills the eventual best. So every pruner a study builds
 here is guarded by two conditions before Optuna's own rule is asked at all:
 
@@ -34,7 +34,7 @@ DEFAULT_PRUNE_AFTER = 0.5
 #: Default number of completed trials a pruned trial must be compared with.
 DEFAULT_MIN_TRIALS = 4
 #: ``auto`` prunes only with at least this many evaluations in [warm-up, last step). Measured
-#: (README "Search quality", 2026-12-01): with 2 (200 steps evaluated every 50), every replayed
+#: (docs/benchmarks.md "Search quality", 2026-12-01): with 2 (200 steps evaluated every 50), every replayed
 #: setting pruned the final best trial in at least 1 of 6 studies.
 MIN_DECISIONS = 3
 

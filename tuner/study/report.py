@@ -10,7 +10,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner import events
-from tuner.cli import text_table  # noqa: F401  (re-exported: the summary's tables)
+from tuner.cli import text_table
 from tuner.config.diff import short_labels
 from tuner.runinfo import Attr, map_value
 from tuner.study import confirm

@@ -6,6 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
+from tuner.cli import example
 from tuner import events
 from tuner.outcome import Evaluation, Status
 from tuner.trial.runner import RESULT_FILE, Trial, TrialSpec, TrialSpecError
@@ -23,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     from tuner.config.errors import ConfigError
     from tuner.data.demo import DataError, prepare_config
 
-    parser = argparse.ArgumentParser(prog="python -m tuner.trial", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tuner.trial", description=main.__doc__,
+                                     epilog=example("trial"))
     parser.add_argument("--config", required=True, help="pipeline.config (placeholder paths: demo data is used)")
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--eval-every", type=int, required=True)

@@ -238,7 +238,7 @@ class Trial(TrialRun):
         # reserve nearly all of its memory and the second one would run out.
         env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         env["PYTHONUNBUFFERED"] = "1"
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        log = open(self.log_dir / f"{name}.log", "ab")
         try:
             self._procs[name] = subprocess.Popen(
                 [sys.executable, "-m", module, *args], stdout=log, stderr=subprocess.STDOUT,

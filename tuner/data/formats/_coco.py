@@ -128,7 +128,7 @@ class CocoReader(DatasetReader):
                     boxes[image_id].append(box)
             elif box is not None:
                 report(Issue(SkipReason.BAD_BOX, box.where, f"image_id {image_id!r} is not in images", 1))
-        for image_id, (where, image) in entries.items():
+        for image_id, (_where, image) in entries.items():
             w, h = _int(image.get("width")), _int(image.get("height"))
             size = (h, w) if h and w and h > 0 and w > 0 else None
             name = image["file_name"]
