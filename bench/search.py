@@ -180,7 +180,7 @@ def quick_base(base: str, out: Path) -> Path:
         BenchError: ``base`` is not found or not a valid config.
     """
     from tuner import config as cfgmod
-    from tuner.data.demo import DataError, resolve_base
+    from tuner.baseconfig import DataError, resolve_base
 
     try:
         cfg = cfgmod.load(resolve_base(base))

@@ -55,7 +55,7 @@ from tuner import atomic, events, tfquiet  # noqa: E402
 from tuner.cli import OneLineParser, text_table  # noqa: E402
 from tuner.config.errors import ConfigError  # noqa: E402
 from tuner.config.io import write_text_atomic  # noqa: E402
-from tuner.data.demo import DataError, prepare_config  # noqa: E402
+from tuner.baseconfig import DataError, prepare_config  # noqa: E402
 from tuner.outcome import Status, TrialOutcome  # noqa: E402
 from tuner.paths import PIPELINES_DIR  # noqa: E402
 from tuner.trial import RESULT_FILE, TrialSpec, TrialSpecError  # noqa: E402

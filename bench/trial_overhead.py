@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from tuner import events
-from tuner.data.demo import prepare_config
+from tuner.baseconfig import prepare_config
 from tuner.protocol import READY_LINE, read_ledger
 from tuner.trial import Trial, TrialSpec
 

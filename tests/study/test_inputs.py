@@ -10,6 +10,7 @@ import pytest
 from tuner.data import demo
 from tuner.runinfo import BASE_CONFIG_FILE, RUN_INFO_FILE, RunInfo, sqlite_url
 from tuner.study import __main__ as cli
+from studyhelpers import fake_study_settings
 from tuner.study.inputs import StudyInputError, StudySettings, prepare
 
 SPACE = "params:\n  s:\n    path: model.ssd.anchor_generator.ssd_anchor_generator.min_scale\n    float: [0.1, 0.2]\n"
@@ -194,3 +195,16 @@ def test_the_cli_passes_seed_and_deterministic_to_the_study(argv, seed, determin
     assert capsys.readouterr().err.strip() == "error: captured"
     assert (seen[0].seed, seen[0].deterministic) == (seed, deterministic)
     assert StudySettings(base="x").deterministic is False
+
+
+def test_the_study_parses_its_base_config_once(tmp_path, monkeypatch) -> None:
+    from tuner.config import io
+
+    settings = fake_study_settings(tmp_path, "params:\n  lr:\n    knob: learning_rate\n    float: [0.001, 0.3]\n")
+    parsed: list[str] = []
+    real = io.parse_text
+    monkeypatch.setattr(io, "parse_text", lambda text, message, source="<string>": (
+        parsed.append(source), real(text, message, source=source))[1])
+    prepared = prepare(settings)
+    assert [Path(p).name for p in parsed] == ["ssd_mobilenet_v2_shapes.config"]
+    assert prepared.base_cfg.train_config.num_steps == settings.steps  # the one parse, prepared in place

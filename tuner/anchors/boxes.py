@@ -21,6 +21,7 @@ import numpy as np
 from tuner.anchors.errors import AnchorError
 # Re-exported: these names lived here before frame.py was split out (see __all__).
 from tuner.anchors.frame import InputFrame, input_frame, to_input_frame
+from tuner.anchors.truth import GroundTruth
 
 __all__ = ["BATCH", "TOLERANCE", "GroundTruth", "InputFrame", "input_frame", "read_ground_truth",
            "to_input_frame"]
@@ -35,34 +36,6 @@ _BBOX = ("ymin", "xmin", "ymax", "xmax")
 _RECORDS_FIX = ("write image/object/bbox/{ymin,xmin,ymax,xmax} as float lists, image/object/class/label "
                 "as an int64 list, image/height and image/width as one int64 each (as tuner.data.shapes "
                 "and the OD API's dataset tools do)")
-
-
-@dataclasses.dataclass(frozen=True)
-class GroundTruth:
-    """Ground-truth boxes of a set of TFRecords, normalised to their source image.
-
-    Attributes:
-        boxes: (N, 4) float64: ymin, xmin, ymax, xmax in [0, 1], ymin < ymax and xmin < xmax
-            (coordinates within :data:`TOLERANCE` outside [0, 1] are clipped).
-        classes: (N,) int64: label ids as stored (``image/object/class/label``); -1 for the boxes
-            of a record that stores no labels.
-        image_index: (N,) int64: index of the record (0-based, over all files in order) holding
-            each box; non-decreasing.
-        image_hw: (N, 2) int64: ``image/height``, ``image/width`` of each box's image (from the
-            image header when the record lacks them); all >= 1.
-        class_names: label id -> ``image/object/class/text`` where the records have it (the first
-            text seen for an id; empty when no record stores texts next to its labels).
-        images: records read (including those without boxes).
-        files: files read, in order.
-    """
-
-    boxes: np.ndarray
-    classes: np.ndarray
-    image_index: np.ndarray
-    image_hw: np.ndarray
-    class_names: dict[int, str]
-    images: int
-    files: tuple[str, ...]
 
 
 PathLike = Union[str, "os.PathLike[str]"]

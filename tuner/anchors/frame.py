@@ -1,6 +1,6 @@
 """The model's input frame: the size SSD's image resizer gives, and the boxes re-expressed in it.
 
-:func:`to_input_frame` re-expresses ground-truth boxes (:class:`~tuner.anchors.boxes.GroundTruth`,
+:func:`to_input_frame` re-expresses ground-truth boxes (:class:`~tuner.anchors.truth.GroundTruth`,
 normalised to their source image) the way the OD API does before its anchors see them:
 unchanged for ``fixed_shape_resizer`` (the image is stretched), shrunk towards the top-left
 corner for ``keep_aspect_ratio_resizer`` with ``pad_to_max_dimension`` (the image is resized
@@ -19,7 +19,7 @@ import numpy as np
 from tuner.anchors.errors import AnchorError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tuner.anchors.boxes import GroundTruth
+    from tuner.anchors.truth import GroundTruth
 
 __all__ = ["InputFrame", "input_frame", "to_input_frame"]
 

@@ -7,6 +7,7 @@ base needs it).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import hashlib
@@ -19,7 +20,7 @@ from tuner import config as cfgmod
 from tuner import events, paths, space as spacemod, tfquiet
 from tuner.anchors.errors import AnchorError
 from tuner.config.errors import ConfigError
-from tuner.data.demo import DataError, prepare_config, resolve_base, set_fine_tune_checkpoint
+from tuner.baseconfig import DataError, prepare_loaded, resolve_base, set_fine_tune_checkpoint
 from tuner.runinfo import (BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, is_run_dir_sqlite,
                            sqlite_path, sqlite_url)
 from tuner.deploy.cost import CostError, check_exportable
@@ -31,7 +32,7 @@ from tuner.study.objectives import Objectives, ObjectivesError
 from tuner.study.anchors import plan as anchor_plan
 from tuner.study.pruning import PrunerKind, PruningError, PruningPlan, plan
 from tuner.study.storage import StorageError, open_storage, redact
-from tuner.trial import TrialSpec, TrialSpecError
+from tuner.trial import TrialSpecError, check_steps
 
 DEFAULT_SPACE = paths.PIPELINES_DIR / "spaces" / "ssd.yaml"
 
@@ -164,14 +165,15 @@ def prepare(settings: StudySettings) -> Prepared:
     _check_settings(s)
     space_path = Path(s.space) if s.space else DEFAULT_SPACE
     try:
-        TrialSpec("", Path("."), s.steps, s.eval_every).validate()
+        check_steps(s.steps, s.eval_every)
         pruning = _pruning(s)
         base_path = resolve_base(s.base)
-        raw_base = cfgmod.load(base_path)
+        raw_base = cfgmod.load(base_path)  # the one parse of the base config
         _check_default_space(s, raw_base)
         space = spacemod.load_space(space_path)
-        set_fine_tune_checkpoint(raw_base, s.fine_tune_checkpoint)  # a space may depend on it (knob freeze)
-        spacemod.validate(space, raw_base)
+        with_checkpoint = copy.deepcopy(raw_base)
+        set_fine_tune_checkpoint(with_checkpoint, s.fine_tune_checkpoint)  # a space may depend on it (knob freeze)
+        spacemod.validate(space, with_checkpoint)
         space_sha256 = _sha256(space_path)
         name = s.study_name or base_path.stem
         run_dir = Path(s.run_dir) if s.run_dir else paths.DEFAULT_RUN_DIR / name
@@ -180,12 +182,12 @@ def prepare(settings: StudySettings) -> Prepared:
         study_exists = None
         if s.storage:  # a user URL must be reachable before anything starts; SQLite is created later
             study_exists = _study_in_storage(s.storage, name)
-        base_text, note = prepare_config(str(base_path), s.train_data, s.eval_data, s.label_map, steps=s.steps,
-                                         fine_tune_checkpoint=s.fine_tune_checkpoint)
+        base_cfg, note = prepare_loaded(raw_base, base_path, s.train_data, s.eval_data, s.label_map, steps=s.steps,
+                                        fine_tune_checkpoint=s.fine_tune_checkpoint)
     except (TrialSpecError, PruningError, DataError, ConfigError, spacemod.SpaceError, StorageError,
             FileExistsError) as exc:
         raise StudyInputError(str(exc)) from None
-    base_cfg = cfgmod.loads(base_text)
+    base_text = cfgmod.dumps(base_cfg)
     if s.costed:
         try:
             check_exportable(base_cfg)

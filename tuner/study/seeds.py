@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tuner.trial.runner import SEED_LIMIT
+from tuner.trial.spec import SEED_LIMIT
 
 
 def sampler_seed(study_seed: int, number: int) -> int:

@@ -27,7 +27,7 @@ from tuner import config as cfgmod
 from tuner import atomic
 from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome
 from tuner.trial.base import TrialRun
-from tuner.trial.runner import CONFIG_FILE, LOG_DIR, RESULT_FILE, TrialSpec
+from tuner.trial.spec import CONFIG_FILE, LOG_DIR, RESULT_FILE, TrialSpec
 
 #: step -> objective value at that step's evaluation, or a failure at that step.
 Curve = Callable[[int], float | FailureClass]

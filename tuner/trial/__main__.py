@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from tuner.config.errors import ConfigError
-    from tuner.data.demo import DataError, prepare_config
+    from tuner.baseconfig import DataError, prepare_config
 
     parser = argparse.ArgumentParser(prog="python -m tuner.trial", description=main.__doc__,
                                      epilog=example("trial"))

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from tuner.outcome import Evaluation, TrialOutcome
 
 if TYPE_CHECKING:
-    from tuner.trial.runner import TrialSpec
+    from tuner.trial.spec import TrialSpec
 
 
 class TrialRun(abc.ABC):

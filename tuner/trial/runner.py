@@ -37,70 +37,11 @@ from tuner import atomic, events, retention
 from tuner.protocol import EXIT_CONFIG_REJECTED, EXIT_OUT_OF_MEMORY, read_ledger
 from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome
 from tuner.trial.base import TrialRun
+from tuner.trial.spec import (CONFIG_FILE, LOG_DIR, MODEL_DIR, RESULT_FILE, SEED_LIMIT, TrialSpec,  # noqa: F401
+                              TrialSpecError)  # (re-exported: tuner.trial's names)
 
-RESULT_FILE = "result.json"
-#: Training seeds are in ``[0, SEED_LIMIT)`` (a non-negative int32, as TensorFlow's seeds).
-SEED_LIMIT = 2**31
 _PR_SET_PDEATHSIG = 1
-CONFIG_FILE = "pipeline.config"
-MODEL_DIR = "model"
-LOG_DIR = "logs"
 _OOM_MARKERS = ("ResourceExhaustedError", "OUT_OF_MEMORY", "MemoryError", "std::bad_alloc", "OOM when allocating")
-
-
-class TrialSpecError(ValueError):
-    """The trial's own parameters are inconsistent (raised before anything starts)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TrialSpec:
-    """What to run.
-
-    Attributes:
-        config_text: the complete pipeline.config (text format) of this variant.
-        trial_dir: directory of this trial (created; must not hold another trial's result).
-        steps: training steps; a multiple of ``eval_every``.
-        eval_every: checkpoint (and evaluation) interval in steps.
-        objective: metric tag that defines the best checkpoint.
-        device: value for CUDA_VISIBLE_DEVICES (``None``: inherit; ``""``: CPU only).
-        threads: CPU threads for each of the trial's two TF processes (trainer and evaluator;
-            intra-op threads, ``OMP_NUM_THREADS``); 0: TensorFlow decides.
-        timeout: wall-clock budget in seconds (``None``: unlimited).
-        seed: training seed, passed to the trainer as ``--seed`` (``None``: unseeded); see
-            :mod:`tuner.odapi.seeding` for what it makes reproducible.
-        deterministic: also turn on TensorFlow's op determinism in the trainer (needs ``seed``):
-            the same seed then gives the same weights, at a cost in speed.
-    """
-
-    config_text: str
-    trial_dir: Path
-    steps: int
-    eval_every: int
-    objective: str = events.MAP
-    device: str | None = None
-    threads: int = 0
-    timeout: float | None = None
-    seed: int | None = None
-    deterministic: bool = False
-
-    def validate(self) -> None:
-        """Raises:
-            TrialSpecError: with the offending value and the fix.
-        """
-        if self.steps <= 0 or self.eval_every <= 0:
-            raise TrialSpecError(f"--steps and --eval-every must be positive (got {self.steps}, {self.eval_every})")
-        if self.steps % self.eval_every:
-            raise TrialSpecError(
-                f"--steps {self.steps} is not a multiple of --eval-every {self.eval_every}: the last "
-                f"steps would never be evaluated; use --steps {self.steps // self.eval_every * self.eval_every or self.eval_every}"
-                f" or {(self.steps // self.eval_every + 1) * self.eval_every}")
-        if self.threads < 0:
-            raise TrialSpecError(f"--threads must be >= 0 (got {self.threads})")
-        if self.seed is not None and not (isinstance(self.seed, int) and 0 <= self.seed < SEED_LIMIT):
-            raise TrialSpecError(f"--seed must be an integer in [0, 2**31) (got {self.seed!r})")
-        if self.deterministic and self.seed is None:
-            raise TrialSpecError("--deterministic needs --seed: with op determinism on, TensorFlow refuses "
-                                 "unseeded random ops; give --seed N")
 
 
 def _load_libc() -> ctypes.CDLL | None:

@@ -1,0 +1,81 @@
+"""What a trial runs (:class:`TrialSpec`): the data of the runner seam (:mod:`tuner.trial.base`),
+which every runner, real or fake, receives. No process, no TensorFlow."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from tuner import events
+
+#: The trial directory's layout, which every runner writes and the study reads back.
+RESULT_FILE = "result.json"
+CONFIG_FILE = "pipeline.config"
+MODEL_DIR = "model"
+LOG_DIR = "logs"
+#: Training seeds are in ``[0, SEED_LIMIT)`` (a non-negative int32, as TensorFlow's seeds).
+SEED_LIMIT = 2**31
+
+
+class TrialSpecError(ValueError):
+    """The trial's own parameters are inconsistent (raised before anything starts)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialSpec:
+    """What to run.
+
+    Attributes:
+        config_text: the complete pipeline.config (text format) of this variant.
+        trial_dir: directory of this trial (created; must not hold another trial's result).
+        steps: training steps; a multiple of ``eval_every``.
+        eval_every: checkpoint (and evaluation) interval in steps.
+        objective: metric tag that defines the best checkpoint.
+        device: value for CUDA_VISIBLE_DEVICES (``None``: inherit; ``""``: CPU only).
+        threads: CPU threads for each of the trial's two TF processes (trainer and evaluator;
+            intra-op threads, ``OMP_NUM_THREADS``); 0: TensorFlow decides.
+        timeout: wall-clock budget in seconds (``None``: unlimited).
+        seed: training seed, passed to the trainer as ``--seed`` (``None``: unseeded); see
+            :mod:`tuner.odapi.seeding` for what it makes reproducible.
+        deterministic: also turn on TensorFlow's op determinism in the trainer (needs ``seed``):
+            the same seed then gives the same weights, at a cost in speed.
+    """
+
+    config_text: str
+    trial_dir: Path
+    steps: int
+    eval_every: int
+    objective: str = events.MAP
+    device: str | None = None
+    threads: int = 0
+    timeout: float | None = None
+    seed: int | None = None
+    deterministic: bool = False
+
+    def validate(self) -> None:
+        """Raises:
+            TrialSpecError: with the offending value and the fix.
+        """
+        check_steps(self.steps, self.eval_every)
+        if self.threads < 0:
+            raise TrialSpecError(f"--threads must be >= 0 (got {self.threads})")
+        if self.seed is not None and not (isinstance(self.seed, int) and 0 <= self.seed < SEED_LIMIT):
+            raise TrialSpecError(f"--seed must be an integer in [0, 2**31) (got {self.seed!r})")
+        if self.deterministic and self.seed is None:
+            raise TrialSpecError("--deterministic needs --seed: with op determinism on, TensorFlow refuses "
+                                 "unseeded random ops; give --seed N")
+
+
+def check_steps(steps: int, eval_every: int) -> None:
+    """A training budget every runner can honour: positive, and ``steps`` a multiple of
+    ``eval_every`` (else the last steps would never be evaluated).
+
+    Raises:
+        TrialSpecError: with the offending values and the two nearest valid ``--steps``.
+    """
+    if steps <= 0 or eval_every <= 0:
+        raise TrialSpecError(f"--steps and --eval-every must be positive (got {steps}, {eval_every})")
+    if steps % eval_every:
+        raise TrialSpecError(
+            f"--steps {steps} is not a multiple of --eval-every {eval_every}: the last steps would never be "
+            f"evaluated; use --steps {steps // eval_every * eval_every or eval_every} or "
+            f"{(steps // eval_every + 1) * eval_every}")
