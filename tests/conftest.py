@@ -85,6 +85,37 @@ def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
     return ByGroup(config, log)
 
 
+#: Where each work unit's wall time is recorded (``ODAPI_TUNER_UNIT_TIMES=FILE``; one JSON line per
+#: unit: worker, unit, seconds from its first test's setup to its last test's teardown, tests);
+#: ``bench/test_times.py FILE`` prints the table that SLOWEST_FIRST and CI's budget are read from.
+UNIT_TIMES = os.environ.get("ODAPI_TUNER_UNIT_TIMES")
+_units: dict[str, list[float]] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):  # type: ignore[no-untyped-def]
+    import time
+
+    started = time.time()
+    yield
+    if UNIT_TIMES:
+        unit = _units.setdefault(worker_group(item.nodeid), [started, started, 0])
+        unit[1] = time.time()
+        unit[2] += 1
+
+
+def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
+    if not UNIT_TIMES or not _units:
+        return
+    import json
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with open(UNIT_TIMES, "a") as fh:
+        for unit, (start, end, tests) in _units.items():
+            fh.write(json.dumps({"worker": worker, "unit": unit, "start": start, "seconds": round(end - start, 1),
+                                 "tests": tests}) + "\n")
+
+
 def odapi_available() -> str | None:
     """None when the OD API stack is importable, else the reason it is not."""
     try:
