@@ -14,7 +14,6 @@ changes) and its ``pipeline.config`` artifact as it starts.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import enum
 import math
@@ -35,6 +34,7 @@ from tuner.study.anchors import AnchorPlan
 from tuner.study.budget import Budget, CostMeter
 from tuner.study.dashboard import Recorder
 from tuner.study.objectives import Objectives
+from tuner.study.planner import Planner
 from tuner.study.seeds import trial_seed
 from tuner.study.storage import is_duplicate_rerun, worker_id
 from tuner.trial import RunnerFactory, Trial, TrialRun, TrialSpec
@@ -147,13 +147,11 @@ class Objective:
             raise ValueError("a deployment budget or cost objective needs a cost_meter (tuner.study.budget.real_meter)")
         self.cost_meter = cost_meter
         self.recorder = recorder
-        self._centre_on_fit = any(p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
+        self.planner = Planner(base_cfg, space, steps=steps, anchors=self.anchors,
+                               trial0_is_baseline=trial0_is_baseline)
         self._running: dict[int, TrialRun] = {}
         self._lock = threading.Lock()
         self._interrupted = False
-        sized = copy.deepcopy(base_cfg)
-        cfgmod.set_num_steps(sized, steps)
-        self._base_lint = spacemod.lint_errors(sized)  # only errors a variant adds fail it
 
     def interrupt(self) -> None:
         """Stop every running trial now (they end as interrupted and are re-run on resume)."""
@@ -164,55 +162,12 @@ class Objective:
             run.stop("interrupted")
 
     def is_baseline(self, trial: optuna.Trial) -> bool:
-        """Whether ``trial`` runs the base config unchanged; records the answer on the trial."""
-        attrs = trial.user_attrs
-        if self.trial0_is_baseline:
-            if trial.number == 0:
-                if not attrs.get(Attr.BASELINE):
-                    trial.set_user_attr(Attr.BASELINE, True)
-                return True
-            if attrs.get(Attr.BASELINE) and attrs.get(Attr.RETRY_OF) is None and attrs.get(Attr.REPEAT_OF) is None:
-                trial.set_user_attr(Attr.BASELINE, False)  # enqueued too late: trial 0 is the baseline
-                return False
-        return bool(attrs.get(Attr.BASELINE))
+        """Whether ``trial`` runs the base config unchanged (:meth:`Planner.is_baseline`)."""
+        return self.planner.is_baseline(trial)
 
     def variant(self, trial: optuna.Trial, baseline: bool | None = None) -> tuple[Any, dict[str, Any]]:
-        """The config for ``trial`` and its values: the values applied to a sampled trial; for the
-        baseline and the fitted-anchors trial (the base config with the study's fitted anchors),
-        nothing is applied, and the values they were enqueued with (what describes them in the
-        space's terms) are recorded as their parameters.
-
-        A sampled trial starts from the base config, or from the base with the fitted anchors
-        when the space has an ``anchors`` knob (so that knob scales the fit).
-
-        Args:
-            trial: the Optuna trial (sampled here unless it is the baseline).
-            baseline: whether it is the baseline; default: its ``baseline`` attribute.
-
-        Raises:
-            tuner.space.SpaceError: a value does not fit the config, or the sampled values
-                together break a cross-field rule of :func:`tuner.config.lint` that the base
-                config keeps (the OD API would reject the config).
-        """
-        cfg = copy.deepcopy(self.base_cfg)
-        values: dict[str, Any] = {}
-        if trial.user_attrs.get(Attr.FITTED_ANCHORS) and not baseline:
-            cfg = self.anchors.with_fit(cfg)
-            values = spacemod.record_fixed(self.space, trial)
-        elif trial.user_attrs.get(Attr.BASELINE) if baseline is None else baseline:
-            values = spacemod.record_fixed(self.space, trial)
-        else:
-            values = spacemod.sample(self.space, trial)
-            if self._centre_on_fit:
-                cfg = self.anchors.with_fit(cfg)
-            spacemod.apply(self.space, cfg, values)
-        cfgmod.set_num_steps(cfg, self.steps)
-        added = [e for e in spacemod.lint_errors(cfg) if e not in self._base_lint]
-        if added:
-            path, message, fix = added[0]
-            raise spacemod.SpaceError(f"{self.space.source}: the sampled values make the config invalid: {path}: "
-                                      f"{message}; narrow the space (or: {fix})")
-        return cfg, values
+        """The config for ``trial`` and its values (:meth:`Planner.variant`)."""
+        return self.planner.variant(trial, baseline)
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         trial.set_user_attr(Attr.WORKER, worker_id())

@@ -6,7 +6,7 @@ variant, after the baseline has trained). The preflight finds that first:
 
 * :func:`plan_variants` draws the variants exactly as the study draws them: the same sampler
   (``--sampler``, seeded per trial from ``--seed``), the baseline and the fitted-anchors trial
-  enqueued first, each config made by the study's own :meth:`Objective.variant`. The random
+  enqueued first, each config made by the study's own :class:`~tuner.study.planner.Planner`. The random
   sampler's draws are the very ones the study makes; TPE's too until 3 trials have finished
   (the baseline included: TPE starts at random), after which they depend on the measured mAPs,
   which a preflight has not.
@@ -22,7 +22,6 @@ anything (:func:`check_start`).
 from __future__ import annotations
 
 import dataclasses
-import enum
 import time
 from typing import Any, Callable, Sequence
 
@@ -33,16 +32,8 @@ from tuner import config as cfgmod
 from tuner import space as spacemod
 from tuner.cli import text_table
 from tuner.config.diff import Change
-from tuner.runinfo import Attr
 from tuner.study.anchors import AnchorPlan
-
-
-class Role(enum.StrEnum):
-    """Which of the study's trials a variant is."""
-
-    BASELINE = "baseline"
-    FITTED_ANCHORS = "fitted anchors"
-    SAMPLED = "sampled"
+from tuner.study.planner import Planner, Role
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,25 +86,22 @@ def plan_variants(base_cfg: Any, space: spacemod.SearchSpace, *, anchors: Anchor
     """The baseline, the fitted-anchors trial (when ``anchors`` has a fit) and the first
     ``n_sampled`` sampled variants, as a new study with ``sampler`` would draw them.
 
-    Uses an in-memory Optuna study (nothing is stored) and the study's own objective for the
-    configs; the trials are told as failed, so they teach the sampler nothing.
+    Uses an in-memory Optuna study (nothing is stored) and the study's own :class:`Planner` for
+    the configs; the trials are told as failed, so they teach the sampler nothing.
     """
-    from tuner.study.objective import Objective
     from tuner.study.storage import create_or_load
 
-    objective = Objective(base_cfg=base_cfg, space=space, run_dir=".", steps=steps, eval_every=eval_every,
-                          trial0_is_baseline=True, anchors=anchors, seed=seed)
+    planner = Planner(base_cfg, space, steps=steps, anchors=anchors, trial0_is_baseline=True)
     study, _ = create_or_load("preflight", optuna.storages.InMemoryStorage(), sampler, optuna.pruners.NopPruner(),
                               fitted_anchors=anchors.fitted is not None, directions=directions,
                               baseline_params=baseline_params, fitted_params=fitted_params)
     variants: list[Variant] = []
     while sum(v.role is Role.SAMPLED for v in variants) < n_sampled:
         trial = study.ask()
-        baseline = objective.is_baseline(trial)
-        role = Role.BASELINE if baseline else (
-            Role.FITTED_ANCHORS if trial.user_attrs.get(Attr.FITTED_ANCHORS) else Role.SAMPLED)
+        baseline = planner.is_baseline(trial)
+        role = planner.role(trial, baseline)
         try:
-            cfg, values = objective.variant(trial, baseline)
+            cfg, values = planner.variant(trial, baseline)
         except spacemod.SpaceError as exc:
             variants.append(Variant(trial.number, role, dict(trial.params), (), None, str(exc)))
         else:

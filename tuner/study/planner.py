@@ -1,0 +1,108 @@
+"""Decide what a study trial trains: the planner turns an Optuna trial into a config (no TensorFlow).
+
+The study's objective (:mod:`tuner.study.objective`) and its preflight (:mod:`tuner.study.preflight`,
+``--dry-run``) both ask the :class:`Planner`, so a dry run draws exactly what the study trains.
+A trial is one of: the baseline (the base config; trial 0 in a study), the fitted-anchors trial
+(the base config with the study's fitted anchors), a sampled variant (the space's values applied
+to the base, or to the fit when the space has an ``anchors`` knob), or a repeat / re-run of another
+trial with that trial's values. Pure: configs, the space and Optuna's trial, nothing trained.
+"""
+from __future__ import annotations
+
+import copy
+import enum
+from typing import Any
+
+import optuna
+
+from tuner import config as cfgmod
+from tuner import space as spacemod
+from tuner.runinfo import Attr
+from tuner.study.anchors import AnchorPlan
+
+
+class Role(enum.StrEnum):
+    """Which of the study's trials a config is."""
+
+    BASELINE = "baseline"
+    FITTED_ANCHORS = "fitted anchors"
+    SAMPLED = "sampled"
+
+
+class Planner:
+    """The study's decisions about one trial. Thread-safe: no state changes after construction.
+
+    ``trial0_is_baseline`` (as ``tuner.study`` runs it): trial 0 is the unmodified base config
+    whatever its origin, and an enqueued baseline that did not become trial 0 is sampled like any
+    other trial. Without it, only trials carrying the ``baseline`` attribute are baselines. A
+    re-run (``retry_of``) and a confirmation repeat (``repeat_of``) of a baseline are baselines.
+    """
+
+    def __init__(self, base_cfg: Any, space: spacemod.SearchSpace, *, steps: int, anchors: AnchorPlan | None = None,
+                 trial0_is_baseline: bool = False) -> None:
+        self.base_cfg = base_cfg
+        self.space = space
+        self.steps = steps
+        self.anchors = anchors or AnchorPlan()
+        self.trial0_is_baseline = trial0_is_baseline
+        self._centre_on_fit = any(p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
+        sized = copy.deepcopy(base_cfg)
+        cfgmod.set_num_steps(sized, steps)
+        self._base_lint = spacemod.lint_errors(sized)  # only errors a variant adds fail it
+
+    def role(self, trial: optuna.Trial, baseline: bool) -> Role:
+        """The trial's role (after :meth:`is_baseline` said whether it is the baseline)."""
+        if baseline:
+            return Role.BASELINE
+        return Role.FITTED_ANCHORS if trial.user_attrs.get(Attr.FITTED_ANCHORS) else Role.SAMPLED
+
+    def is_baseline(self, trial: optuna.Trial) -> bool:
+        """Whether ``trial`` runs the base config unchanged; records the answer on the trial."""
+        attrs = trial.user_attrs
+        if self.trial0_is_baseline:
+            if trial.number == 0:
+                if not attrs.get(Attr.BASELINE):
+                    trial.set_user_attr(Attr.BASELINE, True)
+                return True
+            if attrs.get(Attr.BASELINE) and attrs.get(Attr.RETRY_OF) is None and attrs.get(Attr.REPEAT_OF) is None:
+                trial.set_user_attr(Attr.BASELINE, False)  # enqueued too late: trial 0 is the baseline
+                return False
+        return bool(attrs.get(Attr.BASELINE))
+
+    def variant(self, trial: optuna.Trial, baseline: bool | None = None) -> tuple[Any, dict[str, Any]]:
+        """The config for ``trial`` and its values: the values applied to a sampled trial; for the
+        baseline and the fitted-anchors trial (the base config with the study's fitted anchors),
+        nothing is applied, and the values they were enqueued with (what describes them in the
+        space's terms) are recorded as their parameters.
+
+        A sampled trial starts from the base config, or from the base with the fitted anchors
+        when the space has an ``anchors`` knob (so that knob scales the fit).
+
+        Args:
+            trial: the Optuna trial (sampled here unless it is the baseline).
+            baseline: whether it is the baseline; default: its ``baseline`` attribute.
+
+        Raises:
+            tuner.space.SpaceError: a value does not fit the config, or the sampled values
+                together break a cross-field rule of :func:`tuner.config.lint` that the base
+                config keeps (the OD API would reject the config).
+        """
+        cfg = copy.deepcopy(self.base_cfg)
+        values: dict[str, Any] = {}
+        if trial.user_attrs.get(Attr.FITTED_ANCHORS) and not baseline:
+            cfg = self.anchors.with_fit(cfg)
+            values = spacemod.record_fixed(self.space, trial)
+        elif trial.user_attrs.get(Attr.BASELINE) if baseline is None else baseline:
+            values = spacemod.record_fixed(self.space, trial)
+        else:
+            values = spacemod.sample(self.space, trial)
+            if self._centre_on_fit:
+                cfg = self.anchors.with_fit(cfg)
+            spacemod.apply(self.space, cfg, values)
+        cfgmod.set_num_steps(cfg, self.steps)
+        added = [e for e in spacemod.lint_errors(cfg) if e not in self._base_lint]
+        if added:
+            path, message, fix = added[0]
+            raise spacemod.SpaceError(f"{self.space.source}: the sampled values make the config invalid: {path}: "
+                                      f"{message}; narrow the space (or: {fix})")
+        return cfg, values
