@@ -17,7 +17,8 @@ from typing import Any
 from object_detection.protos import train_pb2
 
 from tuner import paths
-from tuner.data.demo import DataError, ensure_demo_dataset
+from tuner.data import demo
+from tuner.data.demo import DataError
 
 PLACEHOLDER = "PATH_TO_BE_CONFIGURED"
 #: Above this batch size a base trained on the demo data gets a note pointing at the CPU-sized base.
@@ -138,7 +139,7 @@ def prepare_loaded(cfg: Any, base_path: Path, train_data: str | None, eval_data:
     else:
         readers = [cfg.train_input_reader, *cfg.eval_input_reader]
         if any(PLACEHOLDER in cfgmod.dumps(reader) for reader in readers):
-            dataset = ensure_demo_dataset()
+            dataset = demo.ensure_demo_dataset()
             cfgmod.point_to_dataset(cfg, dataset.train_record, dataset.eval_record, dataset.label_map)
             notes.append(f"{base_path.name} has placeholder paths and no data was given: using the generated demo "
                          f"dataset in {dataset.root} (shapes, {dataset.spec.train} train / {dataset.spec.eval} "

@@ -47,7 +47,8 @@ def test_the_fitted_anchors_run_as_trial_1(anchors_study) -> None:
     assert "anchors of the base config (" in done.stdout and "run as trial 1" in done.stdout
     base, fitted, sampled = study.trials
     assert base.user_attrs[Attr.BASELINE] and not base.params and not _diff(base)
-    assert fitted.user_attrs[Attr.FITTED_ANCHORS] and not fitted.params
+    # the fit is where the sampled trials start: the fitted trial is the knob at 1.0 (the baseline is not on it)
+    assert fitted.user_attrs[Attr.FITTED_ANCHORS] and fitted.params == {"anchor_size": 1.0}
     changed = _diff(fitted)
     assert changed and all(path.startswith(GEN) for path in changed), changed
     base_cov, fit_cov = base.user_attrs[Attr.ANCHOR_COVERAGE], fitted.user_attrs[Attr.ANCHOR_COVERAGE]

@@ -74,7 +74,8 @@ def test_two_workers_run_trials_without_duplicates(pg_url, tmp_path, small_base,
         finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)]
         assert 3 <= len(finished) <= 4, "each worker stops once 3 trials are done (one may be mid-trial)"
         assert all(t.state is not TrialState.RUNNING for t in trials)
-        assert trials[0].user_attrs.get(Attr.BASELINE) is True and trials[0].params == {}, "trial 0 is the baseline"
+        assert trials[0].user_attrs.get(Attr.BASELINE) is True and trials[0].params == {"freeze": "[]"}, \
+            "trial 0 is the baseline (recorded with the space's value for the base: no freezing)"
         assert sum(bool(t.user_attrs.get(Attr.BASELINE)) for t in trials) == 1
         # Each worker's own log names the trials it started; no trial was started by both, and
         # the worker recorded on each trial is the one whose log started it.

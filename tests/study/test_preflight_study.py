@@ -29,7 +29,8 @@ def _data(dataset) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["ssd_mobilenet_v2_fpnlite_320x320", "ssd_efficientdet_d0_512x512"])
-def test_dry_run_builds_every_draw_of_the_default_space(tmp_path, shapes_dataset, name) -> None:
+def test_dry_run_builds_every_draw_of_the_default_space(tmp_path, shapes_dataset, name, monkeypatch) -> None:
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # as a user runs it (a test process may have set it)
     run_dir = tmp_path / "run"
     result = run_study("--base", str(_base(tmp_path, name)), *_data(shapes_dataset), "--dry-run", "4", "--seed", "0",
                        "--no-fit-anchors", "--run-dir", str(run_dir), timeout=600)
@@ -43,7 +44,9 @@ def test_dry_run_builds_every_draw_of_the_default_space(tmp_path, shapes_dataset
     assert not run_dir.exists()
 
 
-def test_a_space_that_does_not_build_is_shown_and_refused_before_anything_is_written(tmp_path, shapes_dataset) -> None:
+def test_a_space_that_does_not_build_is_shown_and_refused_before_anything_is_written(tmp_path, shapes_dataset,
+                                                                                     monkeypatch) -> None:
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # as a user runs it (a test process may have set it)
     space = tmp_path / "bad.yaml"
     space.write_text(BAD_SPACE)
     run_dir = tmp_path / "run"

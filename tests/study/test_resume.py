@@ -79,7 +79,7 @@ def test_resume_redoes_nothing_finished_and_reruns_the_orphan(resumed_study) -> 
     assert [t.number for t in trials] == [0, 1, 2, 3]
     baseline, rejected, orphan, rerun = trials
     assert baseline.state is TrialState.COMPLETE and baseline.user_attrs[Attr.BASELINE] is True
-    assert baseline.params == {}
+    assert baseline.params == {"freeze": "[]"}  # the base freezes nothing: recorded in the space's terms
     assert resumed_study["baseline_result"].stat().st_mtime_ns == resumed_study["baseline_mtime"]
     assert rejected.state is TrialState.FAIL and rejected.user_attrs[Attr.FAILURE] == "config"
     assert "'^NoSuchLayer/' matches none of the model's" in rejected.user_attrs[Attr.REASON]
