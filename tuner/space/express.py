@@ -24,7 +24,9 @@ from tuner import config as cfgmod
 from tuner.config.errors import ConfigError
 from tuner.space.apply import active
 from tuner.space.backbones import backbone_patterns
-from tuner.space.knobs import FPN_VARIANTS, KEEP_RATIOS
+from tuner.space._knob_error import KnobError
+from tuner.space.anchor_knobs import KEEP_RATIOS, anchor_generator
+from tuner.space.knobs import FPN_VARIANTS
 from tuner.space.model import Kind, Param, SearchSpace, Target
 
 
@@ -81,12 +83,10 @@ def _freeze(cfg: Any) -> str | None:
 
 
 def _generator(cfg: Any) -> Any:
-    if cfg.model.WhichOneof("model") != "ssd":
+    try:
+        return anchor_generator(cfg, "anchors")[1]
+    except KnobError:
         return None
-    kind = cfg.model.ssd.anchor_generator.WhichOneof("anchor_generator_oneof")
-    if kind not in ("ssd_anchor_generator", "multiscale_anchor_generator"):
-        return None
-    return getattr(cfg.model.ssd.anchor_generator, kind)
 
 
 def _scales_per_octave(cfg: Any) -> int | None:
