@@ -98,7 +98,7 @@ from tuner.study.preflight import Role, plan_variants
 base = config.load({str(REPO / 'pipelines' / 'ssd_mobilenet_v2_shapes.config')!r})
 sp = space.load_space({str(REPO / 'pipelines' / 'spaces' / 'ssd.yaml')!r})
 variants = plan_variants(base, sp, anchors=AnchorPlan(), sampler=optuna.samplers.RandomSampler(seed=0), n_sampled=3,
-                         steps=20, eval_every=10)
+                         steps=20)
 assert [v.role for v in variants] == [Role.BASELINE] + [Role.SAMPLED] * 3, variants
 assert all(v.cfg is not None for v in variants)
 print("tensorflow" in sys.modules)

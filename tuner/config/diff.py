@@ -38,10 +38,6 @@ class Change:
 
 def show_value(value: Any) -> str:
     """A config value as a ``path: old -> new`` line writes it (``<unset>``, lists, messages inline)."""
-    return _show(value)
-
-
-def _show(value: Any) -> str:
     if value is None:
         return "<unset>"
     if isinstance(value, MessageText):

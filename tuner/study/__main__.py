@@ -79,7 +79,7 @@ def build_parser() -> OneLineParser:
                         "centre a space's anchors knob on them (default: on; --no-fit-anchors turns it off)")
     p.add_argument("--confirm", type=int, default=CONFIRM, metavar="K",
                    help="after the search, train the baseline and the K best trials --repeats more times with other "
-                        "seeds; the pick is the best mean, its lift is stated against the runs' spread (default "
+                        "seeds; the pick is the best mean of the runs that did not select it, its lift gets a 90 %% interval (default "
                         "%(default)s; 0: no confirmation)")
     p.add_argument("--repeats", type=int, default=REPEATS, metavar="R",
                    help="extra runs of each confirmed trial (default %(default)s: (K+1)*R more trials)")

@@ -132,11 +132,6 @@ class Leader:
         return self.runs if self.baseline else self.runs[1:]
 
     @property
-    def values(self) -> list[float]:
-        """Every run's mAP (the selecting run included)."""
-        return [r.value for r in self.runs]
-
-    @property
     def fresh_values(self) -> list[float]:
         return [r.value for r in self.fresh]
 
@@ -149,18 +144,6 @@ class Leader:
     def std(self) -> float:
         """Sample standard deviation of the fresh runs (0 for fewer than two)."""
         return statistics.stdev(self.fresh_values) if len(self.fresh) > 1 else 0.0
-
-    @property
-    def low(self) -> float:
-        return min(self.values)
-
-    @property
-    def high(self) -> float:
-        return max(self.values)
-
-    @property
-    def spread(self) -> float:
-        return self.high - self.low
 
     @property
     def best_run(self) -> Run:

@@ -29,11 +29,11 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from tuner.config.diff import Change, MessageText, show_value
+from tuner.report.artifacts import ARTIFACTS_DIR  # noqa: F401 - one store per run directory, re-exported
 from tuner.runinfo import Attr
 
 #: Config changes listed in a trial note before "... and N more".
 NOTE_CHANGES = 60
-ARTIFACTS_DIR = "artifacts"  # tuner.report.artifacts.ARTIFACTS_DIR: one store per run directory
 
 
 def role(trial: FrozenTrial | optuna.Trial, baseline: bool | None = None) -> str:

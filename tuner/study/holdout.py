@@ -35,7 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner.config.errors import ConfigError
 from tuner.config.records import expand_input_paths
-from tuner.runinfo import Attr, StudyAttr, map_value
+from tuner.runinfo import Attr, StudyAttr, map_value, trial_dir_name
 from tuner.study.confirm import is_repeat
 from tuner.study.verdict import BOOTSTRAP_RESAMPLES, Interval, paired_bootstrap, words
 from tuner.trial import CONFIG_FILE, LOG_DIR, MODEL_DIR
@@ -101,7 +101,7 @@ def evaluate(trial: FrozenTrial, run_dir: Path, records: list[str], label_map: s
     Raises:
         RuntimeError: the evaluation failed (the log file is named).
     """
-    trial_dir = Path(trial.user_attrs.get(Attr.TRIAL_DIR) or run_dir / f"trial-{trial.number:04d}")
+    trial_dir = _trial_dir(trial, run_dir)
     checkpoint = trial_dir / MODEL_DIR / str(trial.user_attrs[Attr.BEST_CHECKPOINT])
     (trial_dir / LOG_DIR).mkdir(parents=True, exist_ok=True)
     log, out = trial_dir / LOG_DIR / LOG_FILE, trial_dir / RESULT_FILE
@@ -159,7 +159,7 @@ def run(study: optuna.Study, run_dir: Path, records: list[str], label_map: str) 
 
 
 def _trial_dir(trial: FrozenTrial, run_dir: Path) -> Path:
-    return Path(trial.user_attrs.get(Attr.TRIAL_DIR) or run_dir / f"trial-{trial.number:04d}")
+    return Path(trial.user_attrs.get(Attr.TRIAL_DIR) or run_dir / trial_dir_name(trial.number))
 
 
 def load_detections(path: Path) -> tuple[list[Any], list[Any]]:

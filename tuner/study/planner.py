@@ -46,9 +46,11 @@ class Planner:
         self.anchors = anchors or AnchorPlan()
         self.trial0_is_baseline = trial0_is_baseline
         self._centre_on_fit = any(p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
-        sized = copy.deepcopy(base_cfg)
-        cfgmod.set_num_steps(sized, steps)
-        self._base_lint = spacemod.lint_errors(sized)  # only errors a variant adds fail it
+        #: The base config sized to the study's steps: what the baseline trains, what a variant's
+        #: changes are read against.
+        self.sized_base = copy.deepcopy(base_cfg)
+        cfgmod.set_num_steps(self.sized_base, steps)
+        self._base_lint = spacemod.lint_errors(self.sized_base)  # only errors a variant adds fail it
 
     def role(self, trial: optuna.Trial, baseline: bool) -> Role:
         """The trial's role (after :meth:`is_baseline` said whether it is the baseline)."""

@@ -79,7 +79,7 @@ BuildCheck = Callable[[Any], "str | None"]
 
 
 def plan_variants(base_cfg: Any, space: spacemod.SearchSpace, *, anchors: AnchorPlan, sampler: optuna.samplers.BaseSampler,
-                  n_sampled: int, steps: int, eval_every: int, seed: int = 0,
+                  n_sampled: int, steps: int,
                   directions: Sequence[optuna.study.StudyDirection] = (optuna.study.StudyDirection.MAXIMIZE,),
                   baseline_params: dict[str, Any] | None = None, fitted_params: dict[str, Any] | None = None,
                   ) -> list[Variant]:
@@ -105,18 +105,9 @@ def plan_variants(base_cfg: Any, space: spacemod.SearchSpace, *, anchors: Anchor
         except spacemod.SpaceError as exc:
             variants.append(Variant(trial.number, role, dict(trial.params), (), None, str(exc)))
         else:
-            sized = cfgmod.diff(_sized(base_cfg, steps), cfg)
-            variants.append(Variant(trial.number, role, values, tuple(sized), cfg))
+            variants.append(Variant(trial.number, role, values, tuple(cfgmod.diff(planner.sized_base, cfg)), cfg))
         study.tell(trial, state=TrialState.FAIL)
     return variants
-
-
-def _sized(cfg: Any, steps: int) -> Any:
-    import copy
-
-    out = copy.deepcopy(cfg)
-    cfgmod.set_num_steps(out, steps)
-    return out
 
 
 def run_checks(variants: Sequence[Variant], build: BuildCheck, progress: Callable[[str], None] | None = None

@@ -123,14 +123,15 @@ def described(prepared: Prepared, anchors: AnchorPlan) -> tuple[dict[str, Any], 
     return baseline, fitted
 
 
-def preflight_variants(prepared: Prepared, anchors: AnchorPlan, n_sampled: int) -> list[preflight.Variant]:
+def preflight_variants(prepared: Prepared, anchors: AnchorPlan, n_sampled: int,
+                       params: tuple[dict[str, Any], dict[str, Any]] | None = None) -> list[preflight.Variant]:
     """The baseline, fitted-anchors and first ``n_sampled`` sampled variants this study would
-    train, drawn with its own sampler and seeds (:func:`tuner.study.preflight.plan_variants`)."""
+    train, drawn with its own sampler and seeds (:func:`tuner.study.preflight.plan_variants`);
+    ``params``: :func:`described` of the plan, when the caller has it already."""
     s = prepared.settings
-    baseline_params, fitted_params = described(prepared, anchors)
+    baseline_params, fitted_params = params if params is not None else described(prepared, anchors)
     return preflight.plan_variants(prepared.base_cfg, prepared.space, anchors=anchors, sampler=_study_sampler(s),
-                                   n_sampled=n_sampled, steps=s.steps, eval_every=s.eval_every,
-                                   seed=s.seed if s.seed is not None else 0, directions=s.objectives.directions,
+                                   n_sampled=n_sampled, steps=s.steps, directions=s.objectives.directions,
                                    baseline_params=baseline_params, fitted_params=fitted_params)
 
 
@@ -177,9 +178,10 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     s, info, run_dir = prepared.settings, prepared.info, prepared.run_dir
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what happened
     anchors = plan_anchors(prepared)  # reads the training data: bad boxes stop the study before anything is written
+    baseline_params, fitted_params = described(prepared, anchors)
     if not (run_dir / BASE_CONFIG_FILE).exists():  # a new study: check that what it trains first builds
         with tfquiet.quietly():
-            problem = preflight.check_start(preflight_variants(prepared, anchors, 1),
+            problem = preflight.check_start(preflight_variants(prepared, anchors, 1, (baseline_params, fitted_params)),
                                             build_check or preflight.build_error)
         if problem:
             raise StudyInputError(problem)
@@ -197,7 +199,6 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
         write_text_atomic(run_dir / BASE_CONFIG_FILE, prepared.base_text)
     pruner = prepared.pruning.build()
     budget = s.budget
-    baseline_params, fitted_params = described(prepared, anchors)
     study, created = create_or_load(info.study_name, storage, _study_sampler(s), pruner,
                                     fitted_anchors=anchors.fitted is not None, directions=s.objectives.directions,
                                     metric_names=s.objectives.metric_names, baseline_params=baseline_params,
