@@ -6,12 +6,15 @@
 * ``model_dir/eval/checkpoints.jsonl``: one JSON line per finished evaluation
   (``step``, ``checkpoint`` name, ``seconds``), appended after its summaries were flushed.
 * ``EVALUATOR_READY <unix time>`` on the evaluator's output once its start-up is done.
+* ``PHASE <name> <unix time> <process CPU seconds>`` on either process's output as it passes a
+  phase (:func:`phase`; ``bench/trial_overhead.py`` reads them to say where a trial's time goes).
 * Trainer exit codes: :data:`EXIT_CONFIG_REJECTED`, :data:`EXIT_OUT_OF_MEMORY`.
 """
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ DONE_MARKER = "DONE"
 #: Printed by the evaluator (with ``time.time()``) once its model and eval input are built.
 READY_LINE = "EVALUATOR_READY"
 LEDGER = "checkpoints.jsonl"
+PHASE_LINE = "PHASE"
 EXIT_CONFIG_REJECTED = 3
 EXIT_OUT_OF_MEMORY = 4
 # What the OD API's builders raise for a config they cannot build (model, input or optimizer).
@@ -52,3 +56,18 @@ def append_ledger(model_dir: str | os.PathLike[str], entry: dict[str, Any]) -> N
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
         fh.write(json.dumps(entry) + "\n")
+
+
+def phase(name: str) -> None:
+    """Print a :data:`PHASE_LINE` for ``name``: the wall time now and the process's CPU time so far."""
+    print(f"{PHASE_LINE} {name} {time.time():.3f} {time.process_time():.2f}", flush=True)
+
+
+def read_phases(log_text: str) -> dict[str, tuple[float, float]]:
+    """``{phase name: (unix time, CPU seconds)}`` from a process's output (the last of each name)."""
+    phases: dict[str, tuple[float, float]] = {}
+    for line in log_text.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[0] == PHASE_LINE:
+            phases[parts[1]] = (float(parts[2]), float(parts[3]))
+    return phases

@@ -12,6 +12,7 @@ from procutil import group_alive
 
 from tuner import events
 from tuner.outcome import FailureClass, Status, TrialOutcome
+from tuner.protocol import read_ledger, read_phases
 from tuner.trial import RESULT_FILE, Trial, TrialSpec, TrialSpecError
 
 
@@ -65,6 +66,25 @@ def test_a_finished_trial_directory_is_not_reused(trained_trial) -> None:
     again = Trial(TrialSpec("", trial.trial_dir, steps=10, eval_every=10))
     with pytest.raises(FileExistsError, match="already holds a finished trial"):
         next(again.evaluations())
+
+
+def test_a_last_only_trial_trains_and_evaluates_in_one_process(tmp_path, make_config) -> None:
+    """TrialSpec.final_only: no evaluator process; the trainer evaluates its last checkpoint
+    with the same metrics, ledger and result as a two-process trial, and says its phases."""
+    spec = TrialSpec(make_config(10), tmp_path / "trial", steps=10, eval_every=10)
+    assert spec.final_only
+    trial = Trial(spec)
+    seen = list(trial.evaluations())
+    outcome = trial.outcome
+    assert outcome.status is Status.COMPLETED, outcome.reason + "\n" + outcome.log_tail
+    assert set(trial._procs) == {"train"} and not (trial.log_dir / "eval.log").exists()
+    assert [e.step for e in seen] == [10] and set(events.COCO_TAGS) <= set(seen[0].metrics)
+    assert [entry["step"] for entry in read_ledger(trial.model_dir)] == [10]
+    assert outcome.best is not None and outcome.best.step == 10 and outcome.best_checkpoint == outcome.last_checkpoint
+    log = (trial.log_dir / "train.log").read_text()
+    phases = read_phases(log)
+    assert list(phases) == ["imported", "trained", "eval_built", "exit"], phases
+    assert phases["imported"][0] <= phases["trained"][0] <= phases["exit"][0]
 
 
 # -- integration: stop, NaN, rejected config ---------------------------------------------
@@ -175,6 +195,8 @@ def test_inner_steps_divide_the_checkpoint_interval() -> None:
     from tuner.odapi.train import inner_steps
 
     for every in (1, 7, 10, 30, 100, 250, 1000, 997):
-        n = inner_steps(every)
+        n = inner_steps(every, 20000)
         assert every % n == 0 and 1 <= n <= 25
-    assert inner_steps(100) == 25 and inner_steps(30) == 15
+    assert inner_steps(100, 20000) == 25 and inner_steps(30, 6000) == 15
+    # A short trial: one step per call (model_lib_v2 traces the step twice in a longer loop).
+    assert inner_steps(100, 200) == 1 and inner_steps(5000, 5000) == 1

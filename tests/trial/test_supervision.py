@@ -18,7 +18,7 @@ from procutil import group_alive
 
 from tuner import events
 from tuner.outcome import FailureClass, Status
-from tuner.trial import Trial, TrialSpec
+from tuner.trial import Trial, TrialSpec, TrialSpecError
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -52,6 +52,12 @@ FAKE = textwrap.dedent('''
         marker = protocol.done_marker(model_dir)
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text("20\\n")
+        sys.exit(0)
+    if mode == "train_eval_ok":  # --evaluate-final: training, then the last checkpoint evaluated here
+        assert "--evaluate-final" in sys.argv, sys.argv
+        with EventFile(model_dir / "eval") as fh:
+            fh.append(tensor_event("DetectionBoxes_Precision/mAP", 0.5, 20, metadata=True))
+        protocol.append_ledger(model_dir, {{"step": 20, "checkpoint": "ckpt-2", "seconds": 0.0}})
         sys.exit(0)
     if mode == "eval_ok":
         with EventFile(model_dir / "eval") as fh:
@@ -201,3 +207,31 @@ def test_the_trainer_gets_a_checkpoint_schedule_that_never_deletes_a_queued_chec
     assert kwargs["checkpoint_max_to_keep"] > 3000 // 100  # every checkpoint, plus step 0
     assert 100 % kwargs["num_steps_per_iteration"] == 0
     assert (tmp_path / "m" / "train" / "DONE").read_text() == "3000\n"
+
+
+def test_a_last_only_trial_runs_its_trainer_alone_and_streams_its_one_evaluation(fake_trial) -> None:
+    trial = fake_trial("train_eval_ok", "crash", eval_steps=(20,))
+    seen, _ = _run(trial)
+    assert set(trial._procs) == {"train"}, "a last-only trial starts no evaluator"
+    assert "--evaluate-final" in _argv(trial, "train")
+    assert [(e.step, e.value(events.MAP)) for e in seen] == [(20, 0.5)]
+    assert trial.outcome.status is Status.COMPLETED and trial.outcome.best.step == 20
+
+
+def test_the_evaluator_gets_the_steps_to_evaluate(fake_trial) -> None:
+    trial = fake_trial("train_ok", "eval_ok")
+    _run(trial)
+    evaluate = _argv(trial, "eval")
+    assert evaluate[evaluate.index("--eval-steps") + 1] == "10,20"
+    assert "--evaluate-final" not in _argv(trial, "train")
+
+
+@pytest.mark.parametrize("eval_steps, message", [
+    ((10, 10, 20), "ascending and distinct"),
+    ((15, 20), "not a checkpoint step"),
+    ((10,), "must end with the last step 20"),
+])
+def test_bad_evaluation_steps_are_refused_before_anything_starts(tmp_path: Path, eval_steps, message) -> None:
+    with pytest.raises(TrialSpecError, match=message):
+        Trial(TrialSpec("", tmp_path / "t", steps=20, eval_every=10, eval_steps=eval_steps))
+    assert not (tmp_path / "t").exists()

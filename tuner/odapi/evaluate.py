@@ -10,6 +10,12 @@ API's ``eager_eval_loop``, COCO metrics via pycocotools); each finished evaluati
 appended to ``model_dir/eval/checkpoints.jsonl`` (step -> checkpoint name), the ledger used
 for checkpoint retention.
 
+With ``--eval-steps 100,150,200`` only those steps are evaluated (the rungs a pruner reads and
+the last one); by default every multiple of ``--eval-every``. When only the last checkpoint is
+evaluated the trial runs no evaluator process at all: the trainer evaluates it in its own process
+once training ends (``python -m tuner.odapi.train --evaluate-final``), with the same
+:class:`CheckpointEvaluator`.
+
 It ends after evaluating the checkpoint at ``--final-step``, or when the trainer's ``DONE``
 marker is present and nothing is left to evaluate. Checkpoints already in the ledger are not
 evaluated again (a restarted evaluator resumes).
@@ -24,7 +30,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -34,53 +40,115 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True)
     p.add_argument("--model-dir", required=True, help="the training run's model_dir")
     p.add_argument("--eval-every", type=int, required=True)
+    p.add_argument("--eval-steps", default="", help="comma-separated steps to evaluate (default: every --eval-every)")
     p.add_argument("--final-step", type=int, required=True)
     p.add_argument("--poll", type=float, default=0.5, help="seconds between looks for checkpoints")
     p.add_argument("--threads", type=int, default=0)
     return p
 
 
+def configure_threads(threads: int) -> None:
+    """Give TensorFlow a CPU thread budget (must run before any op executes; the trainer's too)."""
+    if threads > 0:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+
+
 def _checkpoint_number(path: str) -> int:
     return int(path.rsplit("-", 1)[-1])
+
+
+class CheckpointEvaluator:
+    """The eval model, eval input and summary writer of one training run, built once; then
+    :meth:`evaluate` any of its checkpoints (restored into the same model).
+
+    Call after ``import tuner.odapi`` (the compat shims) and after the thread settings.
+
+    Raises (from the constructor):
+        one of :data:`tuner.protocol.CONFIG_ERRORS`: the OD API cannot build the model or the eval
+            input from the config.
+    """
+
+    def __init__(self, config: str, model_dir: Path) -> None:
+        import tensorflow as tf
+        from object_detection import inputs, model_lib_v2
+        from object_detection.builders import optimizer_builder
+        from object_detection.utils import config_util
+
+        self.model_dir = model_dir
+        configs = config_util.get_configs_from_pipeline_file(config)
+        self.configs = config_util.merge_external_params_with_configs(configs, None,
+                                                                      kwargs_dict={"eval_num_epochs": 1})
+        self.eval_config = self.configs["eval_config"]
+        strategy = tf.compat.v2.distribute.get_strategy()
+        with strategy.scope():
+            self.model = model_lib_v2.MODEL_BUILD_UTIL_MAP["detection_model_fn_base"](
+                model_config=self.configs["model"], is_training=True)
+        self.eval_input = strategy.experimental_distribute_dataset(
+            inputs.eval_input(eval_config=self.eval_config, eval_input_config=self.configs["eval_input_configs"][0],
+                              model_config=self.configs["model"], model=self.model))
+        self.global_step = tf.compat.v2.Variable(0, trainable=False, dtype=tf.compat.v2.dtypes.int64)
+        self.optimizer: Any
+        self.optimizer, _ = optimizer_builder.build(self.configs["train_config"].optimizer,
+                                                    global_step=self.global_step)
+        # Always model_dir/eval, whatever the eval input's name (the OD API appends the name; the
+        # trial reads this one directory).
+        self.writer = tf.compat.v2.summary.create_file_writer(str(model_dir / "eval"))
+
+    def evaluate(self, path: str, step: int) -> None:
+        """Evaluate checkpoint ``path`` (at ``step``): its metrics to ``model_dir/eval``, then a
+        ledger line (after the summaries are flushed: the trial relies on that order)."""
+        import tensorflow as tf
+        from object_detection import model_lib_v2
+
+        from tuner import protocol
+
+        started = time.time()
+        ckpt = tf.compat.v2.train.Checkpoint(step=self.global_step, model=self.model, optimizer=self.optimizer)
+        if self.eval_config.use_moving_averages:
+            model_lib_v2._ensure_model_is_built(  # noqa: SLF001 (same as eval_continuously)
+                self.model, self.eval_input, self.eval_config.batch_size == 1)
+            self.optimizer.shadow_copy(self.model)
+        ckpt.restore(path).expect_partial()
+        if self.eval_config.use_moving_averages:
+            self.optimizer.swap_weights()
+        with self.writer.as_default():
+            model_lib_v2.eager_eval_loop(self.model, self.configs, self.eval_input, global_step=self.global_step)
+        self.writer.flush()
+        name = os.path.basename(path)
+        protocol.append_ledger(self.model_dir, {"step": step, "checkpoint": name,
+                                                "seconds": round(time.time() - started, 2)})
+        print(f"EVALUATED step={step} checkpoint={name}", flush=True)
+
+
+def checkpoint_step(path: str) -> int:
+    """The global step stored in checkpoint ``path``."""
+    import tensorflow as tf
+
+    return int(tf.train.load_checkpoint(path).get_tensor(STEP_KEY))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import tuner.odapi  # noqa: F401  (applies the compat shims)
     from tuner import protocol
-    from tuner.odapi.train import configure_threads
 
     configure_threads(args.threads)
     import tensorflow as tf
-    from object_detection import inputs, model_lib_v2
-    from object_detection.builders import optimizer_builder
-    from object_detection.utils import config_util
+    from object_detection import model_lib_v2  # noqa: F401  (imported here: the "imported" phase)
+
+    protocol.phase("imported")
 
     model_dir = Path(args.model_dir)
-    configs = config_util.get_configs_from_pipeline_file(args.config)
-    configs = config_util.merge_external_params_with_configs(
-        configs, None, kwargs_dict={"eval_num_epochs": 1})
-    model_config = configs["model"]
-    eval_config = configs["eval_config"]
-    eval_input_config = configs["eval_input_configs"][0]
-
-    strategy = tf.compat.v2.distribute.get_strategy()
+    wanted = {int(s) for s in args.eval_steps.split(",") if s.strip()} or None
     try:
-        with strategy.scope():
-            detection_model = model_lib_v2.MODEL_BUILD_UTIL_MAP["detection_model_fn_base"](
-                model_config=model_config, is_training=True)
-        eval_input = strategy.experimental_distribute_dataset(
-            inputs.eval_input(eval_config=eval_config, eval_input_config=eval_input_config,
-                              model_config=model_config, model=detection_model))
+        evaluator = CheckpointEvaluator(args.config, model_dir)
     except protocol.CONFIG_ERRORS as exc:
         # Same contract as the trainer: the builders reject the config before any work.
         print(f"CONFIG_REJECTED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return protocol.EXIT_CONFIG_REJECTED
-    global_step = tf.compat.v2.Variable(0, trainable=False, dtype=tf.compat.v2.dtypes.int64)
-    optimizer, _ = optimizer_builder.build(configs["train_config"].optimizer, global_step=global_step)
-    # Always model_dir/eval, whatever the eval input's name (the OD API appends the name; the
-    # trial reads this one directory).
-    summary_writer = tf.compat.v2.summary.create_file_writer(str(model_dir / "eval"))
     seen = {entry["checkpoint"] for entry in protocol.read_ledger(model_dir)}
     # Start-up done (TensorFlow imported, model and eval input built): bench/trial_overhead.py
     # reads this line to measure the evaluator's fixed cost.
@@ -94,31 +162,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = sorted(state.all_model_checkpoint_paths if state else [], key=_checkpoint_number)
         pending = [p for p in paths if os.path.basename(p) not in seen]
         for path in pending:
-            name = os.path.basename(path)
-            seen.add(name)
-            step = int(tf.train.load_checkpoint(path).get_tensor(STEP_KEY))
-            if step == 0 or step % args.eval_every != 0:
+            seen.add(os.path.basename(path))
+            step = checkpoint_step(path)
+            if step == 0 or step % args.eval_every != 0 or (wanted is not None and step not in wanted):
                 continue
-            started = time.time()
-            ckpt = tf.compat.v2.train.Checkpoint(step=global_step, model=detection_model,
-                                                 optimizer=optimizer)
-            if eval_config.use_moving_averages:
-                model_lib_v2._ensure_model_is_built(  # noqa: SLF001 (same as eval_continuously)
-                    detection_model, eval_input, eval_config.batch_size == 1)
-                optimizer.shadow_copy(detection_model)
-            ckpt.restore(path).expect_partial()
-            if eval_config.use_moving_averages:
-                optimizer.swap_weights()
-            with summary_writer.as_default():
-                model_lib_v2.eager_eval_loop(detection_model, configs, eval_input,
-                                             global_step=global_step)
-            summary_writer.flush()
-            protocol.append_ledger(model_dir, {"step": step, "checkpoint": name,
-                                               "seconds": round(time.time() - started, 2)})
-            print(f"EVALUATED step={step} checkpoint={name}", flush=True)
+            evaluator.evaluate(path, step)
             if step >= args.final_step:
+                protocol.phase("exit")
                 return 0
         if not pending and trainer_done:
+            protocol.phase("exit")
             return 0
         time.sleep(args.poll)
 

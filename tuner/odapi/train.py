@@ -6,15 +6,20 @@ settings the tuner relies on:
 * a checkpoint every ``--checkpoint-every`` steps, and none ever deleted during training
   (``checkpoint_max_to_keep`` above the number of checkpoints), so the evaluator can take
   every one of them in order; retention happens when the trial ends (:mod:`tuner.retention`);
-* the inner training loop (``num_steps_per_iteration``) divides the checkpoint interval, so
-  checkpoints land exactly on multiples of it and losses are logged often enough to catch
-  a diverging run early;
+* the inner training loop (``num_steps_per_iteration``, :func:`inner_steps`) divides the
+  checkpoint interval, so checkpoints land exactly on multiples of it and losses are logged often
+  enough to catch a diverging run early; a short trial (up to :data:`SHORT_TRIAL` steps) runs one
+  step per call, because ``model_lib_v2`` traces the train step twice when the loop is longer;
 * ``train_config.update_trainable_variables`` / ``freeze_variables`` honoured as the TF1 trainer
   did (``model_lib_v2`` ignores them; :mod:`tuner.odapi.freeze`), with a ``FREEZE:`` log line;
 * with ``--seed S``: Python, NumPy and TensorFlow seeded before anything is built, and with
   ``--deterministic`` TensorFlow's op determinism (:mod:`tuner.odapi.seeding`), with a
   ``SEED: S (op determinism on|off)`` log line;
-* a ``DONE`` marker written atomically in ``model_dir/train`` when training returns normally.
+* a ``DONE`` marker written atomically in ``model_dir/train`` when training returns normally;
+* with ``--evaluate-final``: then the last checkpoint evaluated in this same process
+  (:class:`tuner.odapi.evaluate.CheckpointEvaluator`: metrics in ``model_dir/eval``, a ledger
+  line), so a trial that evaluates only its last checkpoint pays TensorFlow's start-up once and
+  runs no evaluator beside the trainer.
 
 Exit codes: 0 done; 3 the OD API rejected the config (or its freeze patterns match no variable
 or freeze them all); 4 out of memory; other non-zero: crash
@@ -24,16 +29,32 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from tuner import atomic
-from tuner.protocol import CONFIG_ERRORS, EXIT_CONFIG_REJECTED, EXIT_OUT_OF_MEMORY, done_marker
+from tuner.odapi.evaluate import configure_threads
+from tuner.protocol import CONFIG_ERRORS, EXIT_CONFIG_REJECTED, EXIT_OUT_OF_MEMORY, done_marker, phase
 
 
-def inner_steps(checkpoint_every: int, cap: int = 25) -> int:
-    """Largest divisor of ``checkpoint_every`` not above ``cap``: steps per traced call."""
+#: Trials of up to this many steps train one step per traced call (see :func:`inner_steps`).
+SHORT_TRIAL = 5000
+
+
+def inner_steps(checkpoint_every: int, steps: int, cap: int = 25) -> int:
+    """Steps per traced call (``num_steps_per_iteration``).
+
+    ``model_lib_v2`` traces the train step twice when this is above 1 (once inside its
+    ``tf.range`` loop, once after it): measured on the demo model (2 cores, 2026-12-06), the first
+    step came 26.6 s after the step-0 checkpoint with 1 and 44.5 s with 25, at the same 0.10 s
+    per step (the host's per-call work, summaries included, stayed under 2 ms a step). So a short
+    trial takes 1; a longer one (above :data:`SHORT_TRIAL` steps, where 2 ms a step would outweigh
+    one trace) the largest divisor of ``checkpoint_every`` not above ``cap``.
+    """
+    if steps <= SHORT_TRIAL:
+        return 1
     return max(d for d in range(1, min(cap, checkpoint_every) + 1) if checkpoint_every % d == 0)
 
 
@@ -46,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="CPU threads for TF ops (0: TF decides)")
     p.add_argument("--seed", type=int, default=None, help="training seed in [0, 2**31) (default: unseeded)")
     p.add_argument("--deterministic", action="store_true", help="TensorFlow op determinism (needs --seed)")
+    p.add_argument("--evaluate-final", action="store_true",
+                   help="after training, evaluate the last checkpoint in this process")
     return p
 
 
@@ -55,15 +78,6 @@ def _check_seed(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error(f"--seed must be in [0, 2**31) (got {args.seed})")
     if args.deterministic and args.seed is None:
         parser.error("--deterministic needs --seed")
-
-
-def configure_threads(threads: int) -> None:
-    """Give TensorFlow a CPU thread budget (must run before any op executes)."""
-    if threads > 0:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from tuner.odapi.freeze import FreezeError, TrainableFilter
 
+    phase("imported")
+
     # Flush training summaries every 2 s (TF's default is 120 s): the trial watches the loss in
     # them to stop a diverging run, and shows the step, so they must reach the disk promptly.
     create_file_writer = tf.compat.v2.summary.create_file_writer
@@ -91,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_before = tf.train.latest_checkpoint(str(model_dir))
+    restore_save = _end_at_last_checkpoint(args, model_dir)
     try:
         train_config = config_util.get_configs_from_pipeline_file(args.config)["train_config"]
         with TrainableFilter.from_train_config(train_config):
@@ -100,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 train_steps=args.steps,
                 checkpoint_every_n=args.checkpoint_every,
                 checkpoint_max_to_keep=args.steps // args.checkpoint_every + 2,
-                num_steps_per_iteration=inner_steps(args.checkpoint_every),
+                num_steps_per_iteration=inner_steps(args.checkpoint_every, args.steps),
                 record_summaries=True,
             )
     except tf.errors.ResourceExhaustedError as exc:
@@ -117,9 +134,78 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"CONFIG_REJECTED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             return EXIT_CONFIG_REJECTED
         raise
+    finally:
+        restore_save()
+    return _finish(args, model_dir)  # training returned without saving the last step (resumed past it)
+
+
+def _finish(args: argparse.Namespace, model_dir: Path) -> int:
+    """Training is done: the ``DONE`` marker, then (``--evaluate-final``) the last checkpoint's
+    evaluation; the exit code."""
+    phase("trained")
     marker = done_marker(model_dir)
     marker.parent.mkdir(exist_ok=True)
     atomic.write_text(marker, f"{args.steps}\n")
+    code = evaluate_final(args.config, model_dir, args.steps) if args.evaluate_final else 0
+    phase("exit")
+    return code
+
+
+def _end_at_last_checkpoint(args: argparse.Namespace, model_dir: Path) -> Callable[[], None]:
+    """Make the checkpoint of the last step end the process: once ``CheckpointManager.save`` has
+    written it, the training summaries are flushed, :func:`_finish` runs and the process exits at
+    once (``os._exit``). ``model_lib_v2.train_loop`` would otherwise tear down its input pipeline
+    first, which took up to 35 s with two trials on two cores (bench/trial_overhead.py) while
+    nothing was left to do. Returns the function that undoes the patch."""
+    import tensorflow as tf
+
+    from tuner.odapi.evaluate import checkpoint_step
+
+    manager = tf.train.CheckpointManager
+    original = manager.save
+
+    def save(self: Any, *pos: Any, **kw: Any) -> Any:
+        path = original(self, *pos, **kw)
+        if path and checkpoint_step(path) == args.steps:
+            tf.summary.flush()  # the default writer is the trainer's while train_loop runs
+            code = _finish(args, model_dir)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return path
+
+    manager.save = save
+
+    def restore() -> None:
+        manager.save = original
+
+    return restore
+
+
+def evaluate_final(config: str, model_dir: Path, steps: int) -> int:
+    """Evaluate the checkpoint of step ``steps`` (unless the ledger has it); the exit code.
+
+    A config the OD API cannot build an eval input from exits 3 (the config is at fault, as in
+    the evaluator process).
+    """
+    import tensorflow as tf
+
+    from tuner import protocol
+    from tuner.odapi.evaluate import CheckpointEvaluator, checkpoint_step
+
+    path = tf.train.latest_checkpoint(str(model_dir))
+    if path is None or checkpoint_step(path) != steps:
+        print(f"no checkpoint of step {steps} in {model_dir} to evaluate", file=sys.stderr, flush=True)
+        return 1
+    if any(entry["step"] == steps for entry in protocol.read_ledger(model_dir)):
+        return 0
+    try:
+        evaluator = CheckpointEvaluator(config, model_dir)
+    except protocol.CONFIG_ERRORS as exc:
+        print(f"CONFIG_REJECTED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG_REJECTED
+    phase("eval_built")
+    evaluator.evaluate(path, steps)
     return 0
 
 

@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     seeding = "" if args.seed is None else f"; seed {args.seed}" + (", op determinism on" if args.deterministic else "")
-    print(f"trial: {args.steps} steps, evaluating every {args.eval_every}{seeding}; logs in {trial.log_dir}")
+    reading = ("evaluating the last checkpoint only, in the trainer's process" if spec.final_only
+               else f"evaluating every {args.eval_every}")
+    print(f"trial: {args.steps} steps, {reading}{seeding}; logs in {trial.log_dir}")
     previous = signal.signal(signal.SIGINT, lambda *_: trial.stop("interrupted (Ctrl-C)"))
     try:
         for evaluation in trial.evaluations():

@@ -1,9 +1,10 @@
-"""One trial on the real OD API: train, evaluate every checkpoint, stream metrics, stop on demand.
+"""One trial on the real OD API: train, evaluate the checkpoints asked for, stream metrics, stop on demand.
 
-A trial runs two processes, each started once (so TensorFlow's start-up is paid twice per
-trial, not once per checkpoint): ``python -m tuner.odapi.train`` and
-``python -m tuner.odapi.evaluate``, in their own process group, with output in
-``logs/train.log`` and ``logs/eval.log``. Metrics are read from the evaluation event files
+A trial that evaluates checkpoints during training runs two processes, each started once (so
+TensorFlow's start-up is paid twice per trial, not once per checkpoint): ``python -m
+tuner.odapi.train`` and ``python -m tuner.odapi.evaluate``, each in its own process group, with
+output in ``logs/train.log`` and ``logs/eval.log``. A trial that evaluates its last checkpoint
+only (:attr:`TrialSpec.final_only`) runs the trainer alone, which evaluates once training ends. Metrics are read from the evaluation event files
 (:mod:`tuner.events`) as each evaluation lands; the trainer's loss is watched in the training
 event files so a diverging run ends at once as a NaN failure.
 
@@ -200,11 +201,14 @@ class Trial(TrialRun):
         seeding = [] if self.spec.seed is None else ["--seed", str(self.spec.seed)]
         if self.spec.deterministic:
             seeding.append("--deterministic")
-        self._launch("train", self.train_module,
-                     common + ["--steps", str(self.spec.steps), "--checkpoint-every", str(self.spec.eval_every)]
-                     + seeding)
+        training = common + ["--steps", str(self.spec.steps), "--checkpoint-every", str(self.spec.eval_every)] + seeding
+        if self.spec.final_only:  # one process: train, then evaluate the last checkpoint
+            self._launch("train", self.train_module, training + ["--evaluate-final"])
+            return
+        self._launch("train", self.train_module, training)
         self._launch("eval", self.eval_module,
-                     common + ["--eval-every", str(self.spec.eval_every), "--final-step", str(self.spec.steps)])
+                     common + ["--eval-every", str(self.spec.eval_every), "--final-step", str(self.spec.steps),
+                               "--eval-steps", ",".join(map(str, self.spec.evaluated_steps))])
 
     def evaluations(self, poll: float = 0.25) -> Iterator[Evaluation]:
         """Run the trial, yielding each checkpoint's metrics as its evaluation lands.

@@ -28,7 +28,10 @@ class TrialSpec:
         config_text: the complete pipeline.config (text format) of this variant.
         trial_dir: directory of this trial (created; must not hold another trial's result).
         steps: training steps; a multiple of ``eval_every``.
-        eval_every: checkpoint (and evaluation) interval in steps.
+        eval_every: checkpoint interval in steps (the trainer writes a checkpoint at every multiple).
+        eval_steps: the checkpoint steps to evaluate, ascending, each a multiple of ``eval_every``,
+            the last one ``steps``; ``()``: every checkpoint. When it is ``steps`` alone the trial
+            evaluates in its trainer's process once training ends (:attr:`final_only`).
         objective: metric tag that defines the best checkpoint.
         device: value for CUDA_VISIBLE_DEVICES (``None``: inherit; ``""``: CPU only).
         threads: CPU threads for each of the trial's two TF processes (trainer and evaluator;
@@ -50,6 +53,17 @@ class TrialSpec:
     timeout: float | None = None
     seed: int | None = None
     deterministic: bool = False
+    eval_steps: tuple[int, ...] = ()
+
+    @property
+    def evaluated_steps(self) -> tuple[int, ...]:
+        """The steps whose checkpoints are evaluated, ascending."""
+        return self.eval_steps or tuple(range(self.eval_every, self.steps + 1, self.eval_every))
+
+    @property
+    def final_only(self) -> bool:
+        """Whether only the last checkpoint is evaluated (one process: training, then evaluation)."""
+        return self.evaluated_steps == (self.steps,)
 
     def validate(self) -> None:
         """Raises:
@@ -60,6 +74,8 @@ class TrialSpec:
             raise TrialSpecError(f"--threads must be >= 0 (got {self.threads})")
         if self.seed is not None and not (isinstance(self.seed, int) and 0 <= self.seed < SEED_LIMIT):
             raise TrialSpecError(f"--seed must be an integer in [0, 2**31) (got {self.seed!r})")
+        if self.eval_steps:
+            check_eval_steps(self.steps, self.eval_every, self.eval_steps)
         if self.deterministic and self.seed is None:
             raise TrialSpecError("--deterministic needs --seed: with op determinism on, TensorFlow refuses "
                                  "unseeded random ops; give --seed N")
@@ -79,3 +95,18 @@ def check_steps(steps: int, eval_every: int) -> None:
             f"--steps {steps} is not a multiple of --eval-every {eval_every}: the last steps would never be "
             f"evaluated; use --steps {steps // eval_every * eval_every or eval_every} or "
             f"{(steps // eval_every + 1) * eval_every}")
+
+
+def check_eval_steps(steps: int, eval_every: int, eval_steps: tuple[int, ...]) -> None:
+    """``eval_steps`` ascending, each a positive multiple of ``eval_every``, ending at ``steps``.
+
+    Raises:
+        TrialSpecError: naming the offending step.
+    """
+    if list(eval_steps) != sorted(set(eval_steps)):
+        raise TrialSpecError(f"evaluation steps must be ascending and distinct (got {list(eval_steps)})")
+    bad = next((s for s in eval_steps if s <= 0 or s > steps or s % eval_every), None)
+    if bad is not None:
+        raise TrialSpecError(f"evaluation step {bad} is not a checkpoint step (a multiple of {eval_every} up to {steps})")
+    if eval_steps[-1] != steps:
+        raise TrialSpecError(f"the evaluation steps must end with the last step {steps} (got {list(eval_steps)})")
