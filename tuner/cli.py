@@ -18,7 +18,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 #: One example per command, shown by ``odapi-tuner --help`` and by the command's own ``--help``.
 EXAMPLES: dict[str, str] = {
     "study": "odapi-tuner study --base pipeline.config --train-data 'train.record-*' --eval-data 'eval.record-*' "
-             "--label-map label_map.pbtxt --n-trials 30 --steps 20000 --eval-every 2000",
+             "--label-map label_map.pbtxt --n-trials 30 --steps 20000",
     "trial": "odapi-tuner trial --config pipeline.config --steps 200 --eval-every 100 --out runs/one",
     "config": "odapi-tuner config set pipeline.config train_config.num_steps=20000 -o out.config",
     "anchors": "odapi-tuner anchors fit --config pipeline.config -o fitted.config",

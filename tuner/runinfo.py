@@ -110,6 +110,11 @@ class RunInfo:
     objective: str
     space: str = ""            # the search-space file (absolute path) ...
     space_sha256: str = ""     # ... and the SHA-256 of its content ("" in run dirs of older versions)
+    eval_steps: tuple[int, ...] = ()  # the evaluated steps (() in run dirs of older versions: every eval_every-th)
+
+    def evaluated_steps(self) -> tuple[int, ...]:
+        """The steps the study's trials evaluate."""
+        return tuple(self.eval_steps) or tuple(range(self.eval_every, self.steps + 1, self.eval_every))
 
     def save(self, run_dir: str | Path) -> None:
         atomic.write_json(Path(run_dir) / RUN_INFO_FILE, dataclasses.asdict(self))
@@ -135,4 +140,7 @@ class RunInfo:
         missing = [name for name in required if name not in data]
         if missing:
             raise RunInfoError(f"{path}: missing field {missing[0]!r}")
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+        values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+        if "eval_steps" in values:
+            values["eval_steps"] = tuple(values["eval_steps"])
+        return cls(**values)

@@ -33,7 +33,7 @@ def test_a_map_latency_study_trains_every_trial_and_converts_a_front_member(tmp_
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
     run_dir = tmp_path / "run"
-    result = run_study("--base", str(small_base), "--space", str(space), "--steps", "10", "--eval-every", "5",
+    result = run_study("--base", str(small_base), "--space", str(space), "--steps", "10",
                        "--n-trials", "3", "--sampler", "random", "--seed", SEED, "--no-fit-anchors",
                        "--objectives", "map,latency", "--study-name", "mo", "--run-dir", str(run_dir), timeout=1500)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

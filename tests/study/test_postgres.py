@@ -91,15 +91,15 @@ def test_two_workers_run_trials_without_duplicates(pg_url, tmp_path, small_base,
             trial_dir = run_dir / trial_dir_name(t.number)
             assert t.user_attrs[Attr.TRIAL_DIR] == str(trial_dir)
             assert (trial_dir / "result.json").exists()
-            # one training and one evaluation process wrote into the directory, once
+            # each event directory was written once, by one writer (the trainer evaluates its last
+            # checkpoint itself: these trials read no checkpoint before their last)
             if t.state is TrialState.COMPLETE:
                 for events_dir in ("train", "eval"):
                     writers = list((trial_dir / "model" / events_dir).glob("events.out.tfevents.*"))
                     assert len(writers) == 1, f"trial {t.number}: {len(writers)} {events_dir} event writers"
                 assert list(t.intermediate_values) == [10]
             else:  # the rejected freeze pattern: each process reports the rejection at most once
-                counts = [(trial_dir / "logs" / f"{name}.log").read_text().count("CONFIG_REJECTED:")
-                          for name in ("train", "eval")]
+                counts = [log.read_text().count("CONFIG_REJECTED:") for log in (trial_dir / "logs").glob("*.log")]
                 assert max(counts) == 1 and sum(counts) >= 1, f"trial {t.number}: rejections logged {counts}"
                 assert t.user_attrs[Attr.FAILURE] == "config"
     finally:

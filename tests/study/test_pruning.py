@@ -45,7 +45,7 @@ def test_auto_does_not_prune_a_study_with_too_few_evaluations_and_names_the_eval
     plan = pruning.plan("auto", 300, 100)
     assert plan.kind is PrunerKind.NONE
     assert isinstance(plan.build(), optuna.pruners.NopPruner)
-    assert plan.note.startswith("pruning off: with --steps 300 --eval-every 100 --prune-after 0.5 a trial has "
+    assert plan.note.startswith("pruning off: with --steps 300, --eval-every 100 and --prune-after 0.5 a trial has "
                                 "1 evaluation (step 200) between its warm-up (step 150) and its end")
     assert "--eval-every 50 would allow it" in plan.note and "--pruner median" in plan.note
     assert pruning.plan("auto", 300, 50).kind is PrunerKind.MEDIAN  # the suggestion holds

@@ -47,7 +47,9 @@ def build_parser() -> OneLineParser:
                         "and loss on a test image); print a table and exit 0 when all build, 1 when one does not. "
                         "Writes no run directory and no storage")
     p.add_argument("--steps", type=int, default=200, help="training steps per trial (default %(default)s)")
-    p.add_argument("--eval-every", type=int, default=100, help="evaluate every K steps (default %(default)s)")
+    p.add_argument("--eval-every", type=int, default=None,
+                   help="evaluate every K steps (default: only where a reading decides something: the last "
+                        "checkpoint, plus the pruner's rungs when the study prunes; said at start)")
     p.add_argument("--n-trials", type=int, help="total trials in the study, the baseline included")
     p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
     p.add_argument("--trial-timeout", type=float, metavar="S",

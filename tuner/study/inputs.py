@@ -25,7 +25,9 @@ from tuner.runinfo import (BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo
                            sqlite_path, sqlite_url)
 from tuner.deploy.cost import CostError, check_exportable
 from tuner.study import holdout
+from tuner.study import evaluation as evalplan
 from tuner.study.budget import Budget, DeployVariant
+from tuner.study.evaluation import EvalPlan
 from tuner.study.confirm import CONFIRM, REPEATS
 from tuner.study.anchors import AnchorPlan
 from tuner.study.objectives import Objectives, ObjectivesError
@@ -59,7 +61,7 @@ class StudySettings:
     label_map: str | None = None
     fine_tune_checkpoint: str | None = None
     steps: int = 200
-    eval_every: int = 100
+    eval_every: int | None = None  # None: the evaluation plan decides (tuner.study.evaluation)
     n_trials: int | None = None
     timeout: float | None = None
     trial_timeout: float | None = None
@@ -108,6 +110,7 @@ class Prepared:
     space: spacemod.SearchSpace
     note: str
     pruning: PruningPlan
+    evaluation: EvalPlan
     test_records: list[str] = dataclasses.field(default_factory=list)  # --test-data, expanded and checked
 
 
@@ -165,8 +168,8 @@ def prepare(settings: StudySettings) -> Prepared:
     _check_settings(s)
     space_path = Path(s.space) if s.space else DEFAULT_SPACE
     try:
-        check_steps(s.steps, s.eval_every)
-        pruning = _pruning(s)
+        if s.eval_every is not None:
+            check_steps(s.steps, s.eval_every)
         base_path = resolve_base(s.base)
         raw_base = cfgmod.load(base_path)  # the one parse of the base config
         _check_default_space(s, raw_base)
@@ -178,6 +181,7 @@ def prepare(settings: StudySettings) -> Prepared:
         name = s.study_name or base_path.stem
         run_dir = Path(s.run_dir) if s.run_dir else paths.DEFAULT_RUN_DIR / name
         _check_writable_dir(run_dir)
+        evaluation, pruning = evalplan.plan(s.steps, _eval_every(s, run_dir), lambda grid: _pruning(s, grid))
         had_trials = run_dir.is_dir() and any(run_dir.glob("trial-*"))  # looked at before the storage: see below
         study_exists = None
         if s.storage:  # a user URL must be reachable before anything starts; SQLite is created later
@@ -198,8 +202,9 @@ def prepare(settings: StudySettings) -> Prepared:
     info = RunInfo(study_name=name, storage=s.storage or sqlite_url(run_dir), base=str(base_path.resolve()),
                    train_data=",".join(reader.tf_record_input_reader.input_path),
                    eval_data=",".join(base_cfg.eval_input_reader[0].tf_record_input_reader.input_path),
-                   label_map=reader.label_map_path, steps=s.steps, eval_every=s.eval_every, objective=s.objective,
-                   space=str(space_path.resolve()), space_sha256=space_sha256)
+                   label_map=reader.label_map_path, steps=s.steps, eval_every=evaluation.every, objective=s.objective,
+                   space=str(space_path.resolve()), space_sha256=space_sha256,
+                   eval_steps=() if evaluation.requested else evaluation.at)
     test_records: list[str] = []
     if s.test_data:
         try:
@@ -212,7 +217,7 @@ def prepare(settings: StudySettings) -> Prepared:
     if had_trials and (study_exists is False or (not s.storage and not (run_dir / SQLITE_FILE).exists())):
         raise StudyInputError(f"{run_dir} holds trials of study '{name}', but {redact(info.storage)} has no such study "
                               f"(deleted?); start it again with another --run-dir, or delete {run_dir}")
-    return Prepared(s, info, run_dir, base_cfg, base_text, space, note, pruning, test_records)
+    return Prepared(s, info, run_dir, base_cfg, base_text, space, note, pruning, evaluation, test_records)
 
 
 def _check_default_space(s: StudySettings, base: Any) -> None:
@@ -231,14 +236,29 @@ def _check_default_space(s: StudySettings, base: Any) -> None:
                           "training with --dry-run 4")
 
 
-def _pruning(s: StudySettings) -> PruningPlan:
-    """The study's pruning plan: off, said at start, in a multi-objective study.
+def _eval_every(s: StudySettings, run_dir: Path) -> int | None:
+    """``--eval-every``; when not given and ``run_dir`` holds a study of an older version (which
+    evaluated every ``eval_every``-th step and recorded no evaluation plan), that study's interval,
+    so it resumes as it ran."""
+    if s.eval_every is not None:
+        return s.eval_every
+    try:
+        old = RunInfo.load(run_dir)
+    except (FileNotFoundError, RunInfoError):
+        return None
+    return None if old.eval_steps else old.eval_every
+
+
+def _pruning(s: StudySettings, grid: int) -> PruningPlan:
+    """The study's pruning plan on a checkpoint grid of ``grid`` steps: off, said at start, in a
+    multi-objective study.
 
     Raises:
         PruningError: a pruning setting is out of range.
         StudyInputError: a pruner was asked for in a multi-objective study (Optuna cannot prune one).
     """
-    pruning = plan(s.pruner, s.steps, s.eval_every, prune_after=s.prune_after, min_trials=s.prune_min_trials)
+    pruning = plan(s.pruner, s.steps, grid, prune_after=s.prune_after, min_trials=s.prune_min_trials,
+                   asked=s.eval_every is not None)
     if not s.objectives.multi:
         return pruning
     if s.pruner not in (PrunerKind.AUTO, PrunerKind.NONE):
@@ -340,7 +360,8 @@ def _check_run_dir(run_dir: Path, info: RunInfo, base_text: str, explicit_storag
         raise StudyInputError(f"{run_dir} holds a study ({BASE_CONFIG_FILE}) but its {RUN_INFO_FILE} is {reason}; "
                               f"restore {run_dir / RUN_INFO_FILE}, or start a new study with another --run-dir"
                               ) from None
-    if existing_base.read_text() != base_text or (old.steps, old.eval_every) != (info.steps, info.eval_every):
+    if existing_base.read_text() != base_text or (old.steps, old.evaluated_steps()) != (
+            info.steps, info.evaluated_steps()):
         raise StudyInputError(
             f"{run_dir} holds study '{old.study_name}' of a different base config, data or budget; resume it "
             "with the same arguments, or start a new study with another --run-dir/--study-name")

@@ -119,7 +119,7 @@ class Objective:
     """
 
     def __init__(self, *, base_cfg: Any, space: spacemod.SearchSpace, run_dir: Path, steps: int,
-                 eval_every: int, objective: str = events.MAP, devices: DevicePool | None = None,
+                 eval_every: int, eval_steps: tuple[int, ...] = (), objective: str = events.MAP, devices: DevicePool | None = None,
                  threads: int = 0, trial_timeout: float | None = None, listener: Listener | None = None,
                  trial0_is_baseline: bool = False, anchors: AnchorPlan | None = None, seed: int = 0,
                  deterministic: bool = False, runner: RunnerFactory | None = None, budget: Budget | None = None,
@@ -130,6 +130,7 @@ class Objective:
         self.run_dir = Path(run_dir).absolute()  # recorded on each trial: valid from any working directory
         self.steps = steps
         self.eval_every = eval_every
+        self.eval_steps = eval_steps
         self.objective = objective
         self.devices = devices or DevicePool(None)
         self.threads = threads
@@ -201,7 +202,8 @@ class Objective:
         try:
             run = self.runner(TrialSpec(cfgmod.dumps(cfg), trial_dir, self.steps, self.eval_every,
                                         objective=self.objective, device=device, threads=self.threads,
-                                        timeout=self.trial_timeout, seed=seed, deterministic=self.deterministic))
+                                        timeout=self.trial_timeout, seed=seed, deterministic=self.deterministic,
+                                        eval_steps=self.eval_steps))
             with self._lock:  # registered and checked under one lock: interrupt() cannot miss it
                 self._running[trial.number] = run
                 interrupted = self._interrupted

@@ -151,8 +151,10 @@ def suggest_eval_every(steps: int, prune_after: float, decisions: int = MIN_DECI
 
 
 def plan(requested: PrunerKind | str, steps: int, eval_every: int, *, prune_after: float | None = None,
-         min_trials: int | None = None) -> PruningPlan:
-    """Decide the pruning of a study of ``steps`` steps evaluated every ``eval_every``.
+         min_trials: int | None = None, asked: bool = True) -> PruningPlan:
+    """Decide the pruning of a study of ``steps`` steps evaluated every ``eval_every``
+    (``asked``: the user gave that ``--eval-every``; else it is the study's checkpoint grid,
+    :mod:`tuner.study.evaluation`, and the note says so).
 
     Raises:
         PruningError: ``prune_after`` outside [0, 1) or ``min_trials`` < 1.
@@ -177,7 +179,8 @@ def plan(requested: PrunerKind | str, steps: int, eval_every: int, *, prune_afte
     hint = f"--eval-every {suggestion}" if suggestion else "more --steps or a smaller --prune-after"
     where = (f"{len(points)} evaluation{'s' if len(points) != 1 else ''} (step "
              f"{', '.join(map(str, points))})" if points else "no evaluation")
-    shape = (f"with --steps {steps} --eval-every {eval_every} --prune-after {after:g} a trial has {where} between "
+    grid = f"--eval-every {eval_every}" if asked else f"a reading at most every {eval_every} steps"
+    shape = (f"with --steps {steps}, {grid} and --prune-after {after:g} a trial has {where} between "
              f"its warm-up (step {first}) and its end")
     if kind is PrunerKind.AUTO:
         note = (f"pruning off: {shape}, too few to tell a slow starter from a bad config; {hint} would allow it "

@@ -152,12 +152,14 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
 
 
 def summary(study: optuna.Study, top: int = 5, steps: int | None = None,
-            confirmation: confirm.Confirmation | None = None, run_dir: str | None = None) -> str:
+            confirmation: confirm.Confirmation | None = None, run_dir: str | None = None,
+            evaluated: str | None = None) -> str:
     """A text table of the best ``top`` search trials and the baseline, each trial's config
     changes against the baseline, the counts by state, (given ``steps``, the study's steps per
     trial) the compute spent by outcome and what pruning saved, and (given ``confirmation``)
     each leader's repeated runs, the pick and the noise; a multi-objective study's Pareto front
-    (with the ``tflite.convert`` command for ``run_dir``)."""
+    (with the ``tflite.convert`` command for ``run_dir``); ``evaluated``: the steps each trial
+    evaluated (:meth:`tuner.study.evaluation.EvalPlan.steps_text`), said under the counts."""
     trials = study.get_trials(deepcopy=False)
     complete = sorted((t for t in trials if t.state is TrialState.COMPLETE and t.values and not confirm.is_repeat(t)),
                       key=_value, reverse=True)
@@ -197,6 +199,8 @@ def summary(study: optuna.Study, top: int = 5, steps: int | None = None,
         reason = str(t.user_attrs.get(Attr.REASON, "") if Attr.FAILURE in t.user_attrs
                      else "its worker stopped sending heartbeats")
         lines.append(f"  trial {t.number} failed ({failure_class(t)}): {reason[:150]}")
+    if evaluated:
+        lines.append(f"evaluated per trial: {evaluated}")
     if steps is not None:
         lines += ComputeTally.from_trials(trials, steps).lines()
     if complete and base is not None:

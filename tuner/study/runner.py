@@ -211,6 +211,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     if anchors.note:
         print(anchors.note, file=out)
     print(prepared.pruning.note or prepared.pruning.describe(), file=out)
+    print(prepared.evaluation.describe(), file=out)
     if budget.active:
         print(budget.describe(), file=out)
     elif s.objectives.multi:
@@ -227,7 +228,8 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
                         compute=ComputeTally.from_trials(study.get_trials(deepcopy=False), s.steps))
     threads = max(1, (os.cpu_count() or 2) // s.jobs) if s.jobs > 1 else 0
     objective = Objective(base_cfg=prepared.base_cfg, space=prepared.space, run_dir=run_dir, steps=s.steps,
-                          eval_every=s.eval_every, objective=s.objective,
+                          eval_every=prepared.evaluation.every, eval_steps=prepared.evaluation.at,
+                          objective=s.objective,
                           devices=DevicePool(list(s.devices) or None, jobs=s.jobs), threads=threads,
                           trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True,
                           anchors=anchors, seed=s.seed if s.seed is not None else 0, deterministic=s.deterministic,
@@ -268,7 +270,8 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     if s.confirm > 0:
         confirmation = confirm.confirm(study.get_trials(deepcopy=False), s.confirm, s.repeats)
         confirm.record(study, confirmation)
-    summary = report.summary(study, steps=s.steps, confirmation=confirmation, run_dir=str(run_dir))
+    summary = report.summary(study, steps=s.steps, confirmation=confirmation, run_dir=str(run_dir),
+                             evaluated=prepared.evaluation.steps_text())
     print("\n" + summary, file=out)
     test_lines: list[str] = []
     if prepared.test_records and not interrupted.is_set():

@@ -132,7 +132,7 @@ class FakeRun(TrialRun):
                 if isinstance(curve, FailureClass):
                     failure = (curve, f"injected {curve.value} failure")
                     return
-                for step in range(self.spec.eval_every, self.spec.steps + 1, self.spec.eval_every):
+                for step in self.spec.evaluated_steps:
                     if self._stopped.wait(self._runner.step_seconds) or self._stop_reason is not None:
                         return
                     try:
