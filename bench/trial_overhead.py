@@ -1,117 +1,241 @@
-"""What odapi-tuner adds around the OD API in one real trial, printed as a table.
+"""Where a trial's time goes, and how much of it is training steps: before and after, side by side.
 
-Runs one trial of the demo config on the demo dataset (default 300 steps, evaluating every 100:
-about 5 minutes on 2 cores) and reports:
+Runs the demo config on the demo dataset, ``--jobs`` trials at once (as ``make demo`` runs them),
+for each ``--shapes`` step count and each mode, all in one run on this machine:
 
-* launch: writing the trial directory and starting the two OD API processes;
-* metric latency: from the eval summary's own wall time (written by the evaluator) to the
-  evaluation being yielded by ``Trial.evaluations()`` (target < 2 s);
-* supervisor CPU: CPU time of the watching process over the trial;
-* teardown: process shutdown, checkpoint retention and result.json;
-* added overhead = launch + supervisor CPU + teardown, as a fraction of wall time (target < 2%);
-* the fixed start-up cost of the OD API processes, paid once per process per trial (two
-  processes: trainer and evaluator): trainer launch -> step-0 checkpoint, and the evaluator's
-  first evaluation (graph tracing) against the later ones.
+* ``before``: the code of ``--before REV`` (default: the commit before issue 26's changes), run
+  from a git worktree of it: a checkpoint every 100 steps, each evaluated by an evaluator process
+  beside the trainer, as every study trial ran then;
+* ``every-100``: this tree, evaluating every 100 steps as asked (``--eval-every 100``);
+* ``last-only``: this tree as a study that does not prune runs it now: the last checkpoint only,
+  evaluated in the trainer's process (:mod:`tuner.study.evaluation`).
 
-Usage: ``.venv/bin/python bench/trial_overhead.py [--steps 300] [--eval-every 100] [--out DIR]``;
-exit code 1 when a target is missed or the trial did not complete.
+Each trial runs in its own supervisor process (``--one``), with the tree under test on its
+``PYTHONPATH``. Per trial, from the step-0 checkpoint, the training event files, the evaluation
+ledger and (this tree) the processes' ``PHASE`` lines (:mod:`tuner.protocol`): imports; data
+pipeline + model build (to the step-0 checkpoint); graph tracing (to the first logged step, less
+that many steps' time); training steps (the trainer's step rate times ``--steps``, checkpoint writes
+included); evaluations during training (in the evaluator process: CPU taken from the trainer, not
+wall added); after training (last step to the result: the wait for, or the build and run of, the
+final evaluation, and the trainer's exit); the final evaluation's own time; the share of the wall
+time spent on training steps; CPU seconds of the trial's processes. Then per shape and mode: mean
+wall, mean share on steps, CPU per trial, and trials per hour at ``--jobs`` trials at once.
+
+Usage: ``.venv/bin/python bench/trial_overhead.py [--shapes 200,300] [--jobs 2] [--modes before,every-100,last-only]``
+(about 25 minutes on 2 cores with the defaults); exit 1 when a trial did not complete.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from tuner import events
-from tuner.baseconfig import prepare_config
-from tuner.protocol import READY_LINE, read_ledger
-from tuner.trial import Trial, TrialSpec
+REPO = Path(__file__).resolve().parents[1]
+MODES = ("before", "every-100", "last-only")
+#: The last commit before issue 26's changes (evaluation plan, one-process trials, one step per call).
+BEFORE_REV = "9bc4f28"
+#: Put first on a ``before`` trial's PYTHONPATH: drops the editable install's finder, so the
+#: worktree's ``tuner`` is imported instead of this tree's.
+_SITECUSTOMIZE = ("import sys\nsys.meta_path[:] = [f for f in sys.meta_path "
+                  "if '__editable__' not in getattr(f, '__module__', '') + repr(f)]\n")
 
 
-LATENCY_TARGET_S = 2.0
-OVERHEAD_TARGET = 0.02
+@dataclasses.dataclass
+class Split:
+    """One trial's wall time by phase (seconds) and its processes' CPU seconds."""
+
+    mode: str
+    steps: int
+    wall: float
+    imports: float | None
+    build: float
+    tracing: float
+    training: float
+    evals_during: float
+    after_training: float
+    final_eval: float
+    cpu: float
+    completed: bool
+    map_value: float
+
+    @property
+    def share(self) -> float:
+        return self.training / self.wall if self.wall else 0.0
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def one(spec: dict) -> int:
+    """``--one``: run one trial of ``spec`` with whatever ``tuner`` is importable; write its
+    timings beside the trial directory (``<out>.timing.json``)."""
+    from tuner.trial import Trial, TrialSpec
+
+    out = Path(spec["out"])
+    trial = Trial(TrialSpec(Path(spec["config"]).read_text(), out, spec["steps"], spec["every"],
+                            threads=spec["threads"], seed=spec["seed"]))
+    ckpt0_file = trial.model_dir / "ckpt-1.index"  # the step-0 checkpoint (retention deletes it at the end)
+    seen: list[float] = []
+
+    def watch() -> None:
+        while not seen and trial.outcome is None:
+            if ckpt0_file.exists():
+                seen.append(ckpt0_file.stat().st_mtime)
+            time.sleep(0.05)
+
+    threading.Thread(target=watch, daemon=True).start()
+    launched = time.time()
+    for _ in trial.evaluations():
+        pass
+    ended = time.time()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    Path(f"{out}.timing.json").write_text(json.dumps({
+        "launched": launched, "ended": ended, "ckpt0": seen[0] if seen else None,
+        "cpu_children": usage.ru_utime + usage.ru_stime, "status": trial.outcome.status.value}))
+    return 0
+
+
+def measure(out: Path, mode: str, steps: int) -> Split:
+    """The split of the finished trial in ``out`` (read from its files)."""
+    from tuner import events
+    from tuner.protocol import read_ledger, read_phases
+
+    timing = json.loads(Path(f"{out}.timing.json").read_text())
+    result = json.loads((out / "result.json").read_text())
+    launched, ended = timing["launched"], timing["ended"]
+    phases = read_phases((out / "logs" / "train.log").read_text(errors="replace"))
+    imported = phases["imported"][0] if "imported" in phases else None
+    losses = events.read_scalars(out / "model" / "train", tags=[events.TOTAL_LOSS])
+    first, last = (losses[0], losses[-1]) if losses else (None, None)
+    per_step = ((last.wall_time - first.wall_time) / (last.step - first.step)
+                if first and last and last.step > first.step else 0.0)
+    built = timing["ckpt0"] or launched
+    ledger = read_ledger(out / "model")
+    final = [e["seconds"] for e in ledger if e["step"] == steps]
+    best = result.get("best") or {}
+    return Split(mode=mode, steps=steps, wall=ended - launched,
+                 imports=imported - launched if imported else None,
+                 build=built - (imported or launched),
+                 tracing=max(0.0, first.wall_time - built - first.step * per_step) if first else 0.0,
+                 training=per_step * steps, evals_during=sum(e["seconds"] for e in ledger if e["step"] < steps),
+                 after_training=max(0.0, ended - (last.wall_time if last else ended)),
+                 final_eval=final[0] if final else 0.0, cpu=timing["cpu_children"],
+                 completed=timing["status"] == "completed",
+                 map_value=best.get("metrics", {}).get(events.MAP, float("nan")))
+
+
+def _before_tree(rev: str, work: Path) -> tuple[Path, str]:
+    """A worktree of ``rev`` and the PYTHONPATH that makes its ``tuner`` the one imported."""
+    tree = work / f"tree-{rev}"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "prune"], check=True)
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev], check=True,
+                       capture_output=True)
+    site = work / "before-site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+    return tree, f"{site}:{tree}"
+
+
+def run_round(config: Path, steps: int, mode: str, jobs: int, out: Path, before: tuple[Path, str] | None) -> float:
+    """``jobs`` trials of one shape and mode at once, each in its own supervisor process; the
+    round's wall time."""
+    threads = max(1, (os.cpu_count() or 2) // jobs) if jobs > 1 else 0
+    env = dict(os.environ)
+    cwd = REPO
+    if mode == "before":
+        assert before is not None
+        cwd, env["PYTHONPATH"] = before
+    procs = []
+    started = time.perf_counter()
+    for i in range(jobs):
+        spec = {"config": str(config), "out": str(out / f"{steps}-{mode}-{i}"), "steps": steps,
+                "every": steps if mode == "last-only" or steps % 100 else 100, "threads": threads, "seed": i}
+        procs.append(subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--one", json.dumps(spec)],
+                                      cwd=cwd, env=env))
+    for proc in procs:
+        proc.wait()
+    return time.perf_counter() - started
+
+
+def _absolute_data(config_text: str) -> str:
+    """The config with its data paths absolute (trials run from another directory too)."""
+    from tuner import config as cfgmod
+
+    cfg = cfgmod.loads(config_text)
+    for reader in (cfg.train_input_reader, *cfg.eval_input_reader):
+        reader.label_map_path = str(Path(reader.label_map_path).resolve())
+        paths = [str(Path(p).resolve()) for p in reader.tf_record_input_reader.input_path]
+        del reader.tf_record_input_reader.input_path[:]
+        reader.tf_record_input_reader.input_path.extend(paths)
+    return cfgmod.dumps(cfg)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--eval-every", type=int, default=100)
-    parser.add_argument("--out", help="trial directory (default: a temporary one)")
+    parser.add_argument("--shapes", default="200,300", help="comma-separated --steps (default %(default)s)")
+    parser.add_argument("--jobs", type=int, default=2, help="trials at once (default %(default)s)")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"of {', '.join(MODES)}")
+    parser.add_argument("--before", default=BEFORE_REV, help="the commit 'before' runs (default %(default)s)")
+    parser.add_argument("--out", help="directory for the trials (default: a temporary one)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    config_text, note = prepare_config("ssd_mobilenet_v2_shapes", None, None, None, steps=args.steps)
-    if note:
-        print(note)
-    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="odapi-bench-")) / "trial"
-    trial = Trial(TrialSpec(config_text, out, args.steps, args.eval_every))
-    ckpt0 = trial.model_dir / "ckpt-1.index"
-    ckpt0_seen: list[float] = []
+    if args.one:
+        return one(json.loads(args.one))
+    from tuner.baseconfig import prepare_config
 
-    def watch_step0() -> None:  # retention deletes ckpt-1 at the end: note when it appears
-        while not ckpt0_seen and trial.outcome is None:
-            if ckpt0.exists():
-                ckpt0_seen.append(time.time())
-            time.sleep(0.1)
-
-    watcher = threading.Thread(target=watch_step0, daemon=True)
-    cpu0, wall0 = _cpu_seconds(), time.perf_counter()
-    launched_at = time.time()
-    watcher.start()
-    evaluations = list(trial.evaluations())
-    wall = time.perf_counter() - wall0
-    cpu = _cpu_seconds() - cpu0  # includes the 0.1 s polls of the watcher thread: an upper bound
-    outcome = trial.outcome
-    assert outcome is not None
-    written = {e.step: e.wall_time for e in events.read_scalars(trial.model_dir / "eval", tags=[events.MAP])}
-    latencies = [trial.timings.seen_at[e.step] - written[e.step] for e in evaluations if e.step in written]
-    ledger = read_ledger(trial.model_dir)
-    eval_seconds = [entry["seconds"] for entry in ledger]
-    overhead = trial.timings.launch_seconds + cpu + trial.timings.teardown_seconds
-    ready = [float(line.split()[1]) for line in (trial.log_dir / "eval.log").read_text().splitlines()
-             if line.startswith(READY_LINE + " ")]
-    latency_ok = bool(latencies) and max(latencies) < LATENCY_TARGET_S
-    overhead_ok = overhead / wall < OVERHEAD_TARGET
-
-    def verdict(ok: bool) -> str:
-        return "ok" if ok else "MISSED"
-
-    rows = [
-        ("trial wall time", f"{wall:.1f} s", f"{outcome.status.value}, {len(evaluations)} evaluations"),
-        ("launch", f"{trial.timings.launch_seconds * 1000:.1f} ms", ""),
-        ("metric latency (median)", f"{statistics.median(latencies):.2f} s" if latencies else "-", ""),
-        ("metric latency (max)", f"{max(latencies):.2f} s" if latencies else "-",
-         f"target < {LATENCY_TARGET_S:g} s: {verdict(latency_ok)}"),
-        ("supervisor CPU", f"{cpu:.2f} s", "polling event files and the ledger"),
-        ("teardown", f"{trial.timings.teardown_seconds * 1000:.1f} ms", "shutdown, retention, result.json"),
-        ("added overhead", f"{overhead:.2f} s = {100 * overhead / wall:.2f}%",
-         f"target < {100 * OVERHEAD_TARGET:g}% of a 5-minute trial: {verdict(overhead_ok)}"),
-        ("OD API trainer start-up", f"{ckpt0_seen[0] - launched_at:.1f} s" if ckpt0_seen else "-",
-         "launch -> step-0 checkpoint; once per trial"),
-        ("OD API evaluator start-up", f"{ready[0] - launched_at:.1f} s" if ready else "-",
-         "launch -> model and eval input built; once per trial, in parallel with the trainer's"),
-        ("OD API first evaluation", f"{eval_seconds[0]:.1f} s" if eval_seconds else "-",
-         "includes graph tracing; once per trial"),
-        ("OD API later evaluations", f"{statistics.median(eval_seconds[1:]):.1f} s" if len(eval_seconds) > 1 else "-",
-         "median, per checkpoint"),
-        ("OD API processes per trial", "2", "trainer + evaluator, each started once"),
-    ]
-    width = max(len(r[0]) for r in rows)
-    vwidth = max(len(r[1]) for r in rows)
-    print(f"\nodapi-tuner overhead per trial ({args.steps} steps, eval every {args.eval_every}, demo data)")
-    for name, value, note in rows:
-        print(f"{name.ljust(width)}  {value.rjust(vwidth)}  {note}")
-    print(f"\nbest: step {outcome.best.step if outcome.best else '-'}, mAP "
-          f"{outcome.best.value(events.MAP):.4f}" if outcome.best else "")
-    return 0 if latency_ok and overhead_ok and outcome.status.value == "completed" else 1
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if any(m not in MODES for m in modes):
+        parser.error(f"--modes: each of {', '.join(MODES)}")
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="odapi-overhead-"))
+    out.mkdir(parents=True, exist_ok=True)
+    before = _before_tree(args.before, out) if "before" in modes else None
+    splits: list[Split] = []
+    rounds: dict[tuple[int, str], float] = {}
+    started = time.strftime("%Y-%m-%d %H:%M")
+    try:
+        for steps in (int(s) for s in args.shapes.split(",")):
+            config_text, _note = prepare_config("ssd_mobilenet_v2_shapes", None, None, None, steps=steps)
+            config = out / f"demo-{steps}.config"
+            config.write_text(_absolute_data(config_text))
+            for mode in modes:
+                print(f"{steps} steps, {mode}: {args.jobs} trial(s) at once ...", flush=True)
+                rounds[(steps, mode)] = run_round(config, steps, mode, args.jobs, out, before)
+                splits += [measure(out / f"{steps}-{mode}-{i}", mode, steps) for i in range(args.jobs)]
+    finally:
+        if before is not None:  # the worktree goes; its trials stay in --out
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(before[0])], check=False)
+    print(f"\nwhere a trial's wall time goes (seconds; {args.jobs} trials at once, {os.cpu_count()} cores, demo data, "
+          f"{started}; before = {args.before})")
+    header = ("steps", "mode", "wall", "imports", "build", "tracing", "steps'", "evals during", "after training",
+              "final eval", "on steps", "CPU", "mAP")
+    rows = [(str(s.steps), s.mode, f"{s.wall:.0f}", f"{s.imports:.1f}" if s.imports is not None else "-",
+             f"{s.build:.1f}", f"{s.tracing:.1f}", f"{s.training:.1f}", f"{s.evals_during:.1f}",
+             f"{s.after_training:.1f}", f"{s.final_eval:.1f}", f"{100 * s.share:.0f} %", f"{s.cpu:.0f}",
+             f"{s.map_value:.4f}") for s in splits]
+    print(_table(header, rows))
+    print(f"\nper shape and mode ({args.jobs} trials at once)")
+    summary = []
+    for (steps, mode), wall in rounds.items():
+        group = [s for s in splits if (s.steps, s.mode) == (steps, mode)]
+        summary.append((str(steps), mode, f"{statistics.mean(s.wall for s in group):.0f} s",
+                        f"{100 * statistics.mean(s.share for s in group):.0f} %",
+                        f"{statistics.mean(s.cpu for s in group):.0f} s", f"{args.jobs * 3600 / wall:.0f}"))
+    print(_table(("steps", "mode", "mean wall", "share on steps", "CPU per trial", "trials/hour"), summary))
+    return 0 if all(s.completed for s in splits) else 1
 
 
 if __name__ == "__main__":
