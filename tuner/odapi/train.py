@@ -21,6 +21,10 @@ settings the tuner relies on:
   line), so a trial that evaluates only its last checkpoint pays TensorFlow's start-up once and
   runs no evaluator beside the trainer.
 
+The process ends at its last checkpoint (``os._exit``, once the summaries, ``DONE`` and the
+evaluation are written): run it as ``python -m tuner.odapi.train``, never call :func:`main` in a
+process that should live on.
+
 Exit codes: 0 done; 3 the OD API rejected the config (or its freeze patterns match no variable
 or freeze them all); 4 out of memory; other non-zero: crash
 (see the log).
