@@ -36,15 +36,17 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
 SHARED_FIXTURE_FOLDERS = ("tflite", "report", "data_convert")
 
 
-#: The slowest work units (:func:`worker_group`), slowest first, as measured on 2026-12-02 (2 cores,
-#: two workers: 3-8 min each). They start first, so that the last unit to finish is a short one
-#: and neither worker idles at the end; the others follow in collection order.
+#: The slowest work units (:func:`worker_group`), slowest first, as measured on 2026-12-06 (2 cores,
+#: two workers: 1-10 min each; docs/benchmarks.md, "Where the suite's time goes"). They start
+#: first, so that the last unit to finish is a short one and neither worker idles at the end; the
+#: others follow in collection order.
 SLOWEST_FIRST = (
-    "tests/study/test_confirm_study.py", "tests/bench/test_search_bench.py", "tests/report", "tests/tflite",
-    "tests/study/test_pruning_study.py", "tests/study/test_anchors_study.py", "tests/study/test_resume.py",
-    "tests/study/test_budget_study.py", "tests/study/test_objectives_study.py", "tests/study/test_postgres.py", "tests/test_data_pretrain.py",
-    "tests/odapi/test_seeding.py", "tests/odapi/test_freeze.py", "tests/study/test_jobs.py",
-    "tests/study/test_converted_study.py", "tests/study/test_objective.py",
+    "tests/study/test_confirm_study.py", "tests/study/test_objectives_study.py", "tests/tflite",
+    "tests/bench/test_search_bench.py", "tests/study/test_pruning_study.py", "tests/study/test_resume.py",
+    "tests/study/test_anchors_study.py", "tests/report", "tests/study/test_postgres.py", "tests/odapi/test_seeding.py",
+    "tests/study/test_objective.py", "tests/study/test_budget_study.py", "tests/trial/test_runner.py",
+    "tests/test_data_pretrain.py", "tests/study/test_jobs.py", "tests/study/test_converted_study.py",
+    "tests/trial/test_cli.py", "tests/study/test_preflight_study.py", "tests/odapi/test_freeze.py",
 )
 
 
