@@ -87,6 +87,19 @@ def test_a_last_only_trial_trains_and_evaluates_in_one_process(tmp_path, make_co
     assert phases["imported"][0] <= phases["trained"][0] <= phases["exit"][0]
 
 
+def test_the_evaluator_reads_only_the_steps_asked_for(tmp_path, make_config) -> None:
+    """A pruning study's trial (tuner.study.evaluation): checkpoints every 10 steps, evaluations
+    at the rungs and the last step only; the checkpoint of step 10 is never evaluated."""
+    trial = Trial(TrialSpec(make_config(30), tmp_path / "trial", steps=30, eval_every=10, eval_steps=(20, 30)))
+    seen = list(trial.evaluations())
+    outcome = trial.outcome
+    assert outcome.status is Status.COMPLETED, outcome.reason + "\n" + outcome.log_tail
+    assert set(trial._procs) == {"train", "eval"}
+    assert [e.step for e in seen] == [20, 30] and [e["step"] for e in read_ledger(trial.model_dir)] == [20, 30]
+    assert sorted(events.group_by_step(events.read_scalars(trial.model_dir / "eval"))) == [20, 30]
+    assert "EVALUATED step=10" not in (trial.log_dir / "eval.log").read_text()
+
+
 # -- integration: stop, NaN, rejected config ---------------------------------------------
 def _environ(pid: int) -> dict[str, str]:
     raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
