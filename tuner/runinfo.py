@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner import atomic
+from tuner.trial.spec import every_multiple
 
 RUN_INFO_FILE = "study.json"
 BASE_CONFIG_FILE = "base.config"
@@ -114,7 +115,7 @@ class RunInfo:
 
     def evaluated_steps(self) -> tuple[int, ...]:
         """The steps the study's trials evaluate."""
-        return tuple(self.eval_steps) or tuple(range(self.eval_every, self.steps + 1, self.eval_every))
+        return tuple(self.eval_steps) or every_multiple(self.steps, self.eval_every)
 
     def save(self, run_dir: str | Path) -> None:
         atomic.write_json(Path(run_dir) / RUN_INFO_FILE, dataclasses.asdict(self))

@@ -3,8 +3,8 @@
 The OD API's own loop (``model_lib_v2.eval_continuously``) waits at least 300 s between
 checkpoints and evaluates only the newest one, so it cannot drive pruning. This loop builds
 the model and the eval input once (paying TensorFlow's start-up once per trial), then
-evaluates **every** checkpoint of the training run whose step is a multiple of
-``--eval-every``, exactly once, in step order, as soon as the trainer has recorded it in the
+evaluates the checkpoints of the training run it is asked for (by default every multiple of
+``--eval-every``), each exactly once, in step order, as soon as the trainer has recorded it in the
 ``checkpoint`` state file. Metrics go to ``model_dir/eval`` as TF summaries (through the OD
 API's ``eager_eval_loop``, COCO metrics via pycocotools); each finished evaluation is also
 appended to ``model_dir/eval/checkpoints.jsonl`` (step -> checkpoint name), the ledger used
@@ -123,6 +123,19 @@ class CheckpointEvaluator:
         print(f"EVALUATED step={step} checkpoint={name}", flush=True)
 
 
+def build_evaluator(config: str, model_dir: Path) -> CheckpointEvaluator | None:
+    """The evaluator of ``config``, or ``None`` when the OD API's builders reject the config
+    (said on stderr as ``CONFIG_REJECTED``: the caller exits ``EXIT_CONFIG_REJECTED``, the
+    trainer's contract for a config at fault, before any evaluation)."""
+    from tuner import protocol
+
+    try:
+        return CheckpointEvaluator(config, model_dir)
+    except protocol.CONFIG_ERRORS as exc:
+        print(f"CONFIG_REJECTED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
 def checkpoint_step(path: str) -> int:
     """The global step stored in checkpoint ``path``."""
     import tensorflow as tf
@@ -134,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import tuner.odapi  # noqa: F401  (applies the compat shims)
     from tuner import protocol
+    from tuner.trial.spec import every_multiple
 
     configure_threads(args.threads)
     import tensorflow as tf
@@ -142,12 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     protocol.phase("imported")
 
     model_dir = Path(args.model_dir)
-    wanted = {int(s) for s in args.eval_steps.split(",") if s.strip()} or None
-    try:
-        evaluator = CheckpointEvaluator(args.config, model_dir)
-    except protocol.CONFIG_ERRORS as exc:
-        # Same contract as the trainer: the builders reject the config before any work.
-        print(f"CONFIG_REJECTED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    wanted = ({int(s) for s in args.eval_steps.split(",") if s.strip()}
+              or set(every_multiple(args.final_step, args.eval_every)))
+    evaluator = build_evaluator(args.config, model_dir)
+    if evaluator is None:
         return protocol.EXIT_CONFIG_REJECTED
     seen = {entry["checkpoint"] for entry in protocol.read_ledger(model_dir)}
     # Start-up done (TensorFlow imported, model and eval input built): bench/trial_overhead.py
@@ -164,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in pending:
             seen.add(os.path.basename(path))
             step = checkpoint_step(path)
-            if step == 0 or step % args.eval_every != 0 or (wanted is not None and step not in wanted):
+            if step not in wanted:
                 continue
             evaluator.evaluate(path, step)
             if step >= args.final_step:

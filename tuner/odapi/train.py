@@ -143,14 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _finish(args, model_dir)  # training returned without saving the last step (resumed past it)
 
 
-def _finish(args: argparse.Namespace, model_dir: Path) -> int:
+def _finish(args: argparse.Namespace, model_dir: Path, checkpoint: str | None = None) -> int:
     """Training is done: the ``DONE`` marker, then (``--evaluate-final``) the last checkpoint's
-    evaluation; the exit code."""
+    evaluation (``checkpoint``: its path when the caller has just written it); the exit code."""
     phase("trained")
     marker = done_marker(model_dir)
     marker.parent.mkdir(exist_ok=True)
     atomic.write_text(marker, f"{args.steps}\n")
-    code = evaluate_final(args.config, model_dir, args.steps) if args.evaluate_final else 0
+    code = evaluate_final(args.config, model_dir, args.steps, checkpoint) if args.evaluate_final else 0
     phase("exit")
     return code
 
@@ -172,7 +172,7 @@ def _end_at_last_checkpoint(args: argparse.Namespace, model_dir: Path) -> Callab
         path = original(self, *pos, **kw)
         if path and checkpoint_step(path) == args.steps:
             tf.summary.flush()  # the default writer is the trainer's while train_loop runs
-            code = _finish(args, model_dir)
+            code = _finish(args, model_dir, path)
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
@@ -186,27 +186,27 @@ def _end_at_last_checkpoint(args: argparse.Namespace, model_dir: Path) -> Callab
     return restore
 
 
-def evaluate_final(config: str, model_dir: Path, steps: int) -> int:
+def evaluate_final(config: str, model_dir: Path, steps: int, path: str | None = None) -> int:
     """Evaluate the checkpoint of step ``steps`` (unless the ledger has it); the exit code.
 
-    A config the OD API cannot build an eval input from exits 3 (the config is at fault, as in
-    the evaluator process).
+    ``path``: that checkpoint, when the caller has just written it; otherwise the latest one is
+    looked up (a run resumed past its last step). A config the OD API cannot build an eval input
+    from exits 3 (the config is at fault, as in the evaluator process).
     """
     import tensorflow as tf
 
     from tuner import protocol
-    from tuner.odapi.evaluate import CheckpointEvaluator, checkpoint_step
+    from tuner.odapi.evaluate import build_evaluator, checkpoint_step
 
-    path = tf.train.latest_checkpoint(str(model_dir))
-    if path is None or checkpoint_step(path) != steps:
-        print(f"no checkpoint of step {steps} in {model_dir} to evaluate", file=sys.stderr, flush=True)
-        return 1
+    if path is None:
+        path = tf.train.latest_checkpoint(str(model_dir))
+        if path is None or checkpoint_step(path) != steps:
+            print(f"no checkpoint of step {steps} in {model_dir} to evaluate", file=sys.stderr, flush=True)
+            return 1
     if any(entry["step"] == steps for entry in protocol.read_ledger(model_dir)):
         return 0
-    try:
-        evaluator = CheckpointEvaluator(config, model_dir)
-    except protocol.CONFIG_ERRORS as exc:
-        print(f"CONFIG_REJECTED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    evaluator = build_evaluator(config, model_dir)
+    if evaluator is None:
         return EXIT_CONFIG_REJECTED
     phase("eval_built")
     evaluator.evaluate(path, steps)

@@ -22,7 +22,7 @@ import dataclasses
 from typing import Callable
 
 from tuner.study.pruning import PrunerKind, PruningPlan
-from tuner.trial import check_steps
+from tuner.trial.spec import check_steps, every_multiple
 
 #: The finest checkpoint grid the pruning decision is made on when ``--eval-every`` is not given.
 DEFAULT_GRID = 100
@@ -78,7 +78,7 @@ def plan(steps: int, eval_every: int | None, pruning_for: Callable[[int], Prunin
     if eval_every is not None:
         check_steps(steps, eval_every)
         pruning = pruning_for(eval_every)
-        return EvalPlan(steps, eval_every, tuple(range(eval_every, steps + 1, eval_every)), True), pruning
+        return EvalPlan(steps, eval_every, every_multiple(steps, eval_every), True), pruning
     check_steps(steps, steps)
     grids = [d for d in range(DEFAULT_GRID, steps + 1) if steps % d == 0] or [steps]
     for grid in grids:  # the finest grid with at most MAX_RUNGS rungs

@@ -58,7 +58,7 @@ class TrialSpec:
     @property
     def evaluated_steps(self) -> tuple[int, ...]:
         """The steps whose checkpoints are evaluated, ascending."""
-        return self.eval_steps or tuple(range(self.eval_every, self.steps + 1, self.eval_every))
+        return self.eval_steps or every_multiple(self.steps, self.eval_every)
 
     @property
     def final_only(self) -> bool:
@@ -95,6 +95,12 @@ def check_steps(steps: int, eval_every: int) -> None:
             f"--steps {steps} is not a multiple of --eval-every {eval_every}: the last steps would never be "
             f"evaluated; use --steps {steps // eval_every * eval_every or eval_every} or "
             f"{(steps // eval_every + 1) * eval_every}")
+
+
+def every_multiple(steps: int, every: int) -> tuple[int, ...]:
+    """The checkpoint steps of a ``steps``-step run checkpointed every ``every`` steps:
+    ``every, 2*every, ..., steps`` (what a trial evaluates when no steps are given)."""
+    return tuple(range(every, steps + 1, every))
 
 
 def check_eval_steps(steps: int, eval_every: int, eval_steps: tuple[int, ...]) -> None:
