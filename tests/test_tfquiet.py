@@ -44,11 +44,11 @@ def test_the_study_cli_accepts_verbose(argv, verbose, monkeypatch, capsys) -> No
 
     seen = []
 
-    def capture(settings):
+    def capture(settings, **kwargs):
         seen.append(tfquiet.is_verbose())
         raise StudyInputError("captured")
 
-    monkeypatch.setattr(cli, "prepare", capture)
+    monkeypatch.setattr(cli, "resolve", capture)
     assert cli.main(["--base", "any.config", *argv]) == 2
     assert capsys.readouterr().err.strip() == "error: captured"
     assert seen == [verbose]

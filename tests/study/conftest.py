@@ -21,10 +21,10 @@ params:
 def no_anchor_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip the study's anchor analysis, which would read the data: for whole studies on the fake
     runner, whose placeholder records hold no boxes (use: ``pytestmark = pytest.mark.usefixtures(...)``)."""
-    from tuner.study import runner
+    from tuner.study import plan
     from tuner.study.anchors import AnchorPlan
 
-    monkeypatch.setattr(runner, "plan_anchors", lambda prepared: AnchorPlan())
+    monkeypatch.setattr(plan, "plan_anchors", lambda prepared: AnchorPlan())
 
 
 @pytest.fixture(scope="session")

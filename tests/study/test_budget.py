@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 from studyhelpers import fake_study_settings
 from tuner.runinfo import Attr
 from tuner.study import runner as runner_mod
+from tuner.study.plan import resolve
 from tuner.study.budget import Budget, DeployVariant
 from tuner.study.inputs import StudyInputError, StudySettings, prepare
 from tuner.testing import FakeBuild, FakeCostMeter, FakeRunner, learning_rate_curve
@@ -35,7 +36,7 @@ def settings(tmp_path) -> StudySettings:
 
 def _run(settings: StudySettings) -> tuple[optuna.Study, str, FakeRunner, FakeCostMeter]:
     runner, meter, out = FakeRunner(learning_rate_curve()), FakeCostMeter(), io.StringIO()
-    study = runner_mod.run(prepare(settings), out=out, runner=runner, cost_meter=meter, build_check=FakeBuild())
+    study = runner_mod.run(resolve(settings, build_check=FakeBuild()), out=out, runner=runner, cost_meter=meter)
     return study, out.getvalue(), runner, meter
 
 

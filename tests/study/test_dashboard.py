@@ -15,8 +15,9 @@ from tuner import config as cfgmod
 from tuner.runinfo import sqlite_url
 from tuner.study import dashboard as dashmod
 from tuner.study import runner as runner_mod
+from tuner.study import plan as plan_mod
+from tuner.study.plan import resolve
 from tuner.study.anchors import AnchorPlan
-from tuner.study.inputs import prepare
 from tuner.testing import FakeBuild, FakeRunner, learning_rate_curve
 
 SPACE = "params:\n  lr:\n    knob: learning_rate\n    float: [0.001, 0.3]\n    log: true\n"
@@ -29,8 +30,8 @@ def shown(tmp_path_factory):
     settings = fake_study_settings(tmp, SPACE, steps=20, eval_every=10, n_trials=3, confirm=1, repeats=1)
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as patch:  # the placeholder records hold no boxes: no anchor analysis
-        patch.setattr(runner_mod, "plan_anchors", lambda prepared: AnchorPlan())
-        runner_mod.run(prepare(settings), out=out, runner=FakeRunner(learning_rate_curve()), build_check=FakeBuild())
+        patch.setattr(plan_mod, "plan_anchors", lambda prepared: AnchorPlan())
+        runner_mod.run(resolve(settings, build_check=FakeBuild()), out=out, runner=FakeRunner(learning_rate_curve()))
     run_dir = tmp / "run"
     with dashboard(sqlite_url(run_dir), run_dir / dashmod.ARTIFACTS_DIR) as base:
         status, _, body = http_get(f"{base}/api/studies")

@@ -10,6 +10,7 @@ import pytest
 from studyhelpers import fake_study_settings
 from tuner.runinfo import RUN_INFO_FILE
 from tuner.study import evaluation, runner as runner_mod
+from tuner.study.plan import resolve
 from tuner.study.inputs import StudyInputError, prepare
 from tuner.study.pruning import PrunerKind, plan as pruning_plan
 from tuner.testing import FakeBuild, FakeRunner, rising
@@ -57,7 +58,7 @@ SPACE = "params:\n  lr:\n    knob: learning_rate\n    float: [0.001, 0.3]\n    l
 
 def _run(settings, runner: FakeRunner) -> str:
     out = io.StringIO()
-    runner_mod.run(prepare(settings), out=out, runner=runner, build_check=FakeBuild())
+    runner_mod.run(resolve(settings, build_check=FakeBuild()), out=out, runner=runner)
     return out.getvalue()
 
 

@@ -22,6 +22,7 @@ from tuner import events
 from tuner.outcome import FailureClass
 from tuner.runinfo import Attr, sqlite_url, trial_dir_name
 from tuner.study import runner as runner_mod
+from tuner.study.plan import resolve
 from studyhelpers import fake_study_settings
 from tuner.study.inputs import SamplerName, StudySettings, prepare
 from tuner.study.pruning import PrunerKind
@@ -47,7 +48,7 @@ def _number(spec: TrialSpec) -> int:
 
 def _run(settings: StudySettings, runner: FakeRunner) -> tuple[optuna.Study, str]:
     out = io.StringIO()
-    study = runner_mod.run(prepare(settings), out=out, runner=runner, build_check=FakeBuild())
+    study = runner_mod.run(resolve(settings, build_check=FakeBuild()), out=out, runner=runner)
     return study, out.getvalue()
 
 

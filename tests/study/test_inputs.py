@@ -140,10 +140,11 @@ def test_trials_without_their_study_are_refused(tmp_path, small_base, space) -> 
 
 def test_an_unexpected_error_is_one_line_with_the_traceback_in_the_run_dir(tmp_path, small_base, space,
                                                                             monkeypatch, capsys) -> None:
-    def broken_run(prepared):
-        prepared.run_dir.mkdir(parents=True)
+    def broken_run(plan):
+        plan.run_dir.mkdir(parents=True)
         raise RuntimeError("something broke\nsecond line")
 
+    monkeypatch.setattr(cli, "resolve", lambda settings, **kwargs: prepare(settings))  # no data read, no build
     monkeypatch.setattr(cli, "run", broken_run)
     code = cli.main(["--base", str(small_base), "--space", str(space), "--steps", "20", "--eval-every", "10",
                      "--run-dir", str(tmp_path / "run")])
@@ -186,11 +187,11 @@ def test_a_half_generated_demo_dataset_says_how_to_start_over(tmp_path) -> None:
 def test_the_cli_passes_seed_and_deterministic_to_the_study(argv, seed, deterministic, monkeypatch, capsys) -> None:
     seen: list[StudySettings] = []
 
-    def capture(settings: StudySettings):
+    def capture(settings: StudySettings, **kwargs):
         seen.append(settings)
         raise StudyInputError("captured")
 
-    monkeypatch.setattr(cli, "prepare", capture)
+    monkeypatch.setattr(cli, "resolve", capture)
     assert cli.main(["--base", "any.config", *argv]) == 2
     assert capsys.readouterr().err.strip() == "error: captured"
     assert (seen[0].seed, seen[0].deterministic) == (seed, deterministic)

@@ -9,7 +9,9 @@ from optuna.trial import TrialState
 from tuner import config as cfgmod
 from tuner import space as spacemod
 from tuner.runinfo import Attr, trial_dir_name
+from tuner.study.executor import LocalExecutor, TrialSettings
 from tuner.study.objective import Objective, TrialFailed
+from tuner.study.planner import Planner
 
 
 def test_a_pruned_trial_is_stopped_at_its_first_bad_evaluation(tmp_path, small_base, rejected_space) -> None:
@@ -19,7 +21,7 @@ def test_a_pruned_trial_is_stopped_at_its_first_bad_evaluation(tmp_path, small_b
     # mAP can never reach 2.0: the pruner rejects the trial at its first report.
     study = optuna.create_study(direction="maximize", storage=f"sqlite:///{tmp_path / 'db.sqlite'}",
                                 pruner=optuna.pruners.ThresholdPruner(lower=2.0))
-    objective = Objective(base_cfg=base, space=space, run_dir=tmp_path, steps=200, eval_every=10)
+    objective = Objective(Planner(base, space, steps=200), LocalExecutor(TrialSettings(200, 10)), run_dir=tmp_path)
     study.optimize(objective, n_trials=1)
     trial = study.trials[0]
     assert trial.state is TrialState.PRUNED
@@ -43,7 +45,7 @@ def test_a_variant_that_does_not_fit_fails_without_training(tmp_path, small_base
     space = spacemod.parse_space({"params": {"iou": {
         "path": "model.ssd.post_processing.batch_non_max_suppression.iou_threshold", "float": [1.5, 2.0]}}}, "s")
     study = optuna.create_study(direction="maximize")
-    objective = Objective(base_cfg=base, space=space, run_dir=tmp_path, steps=10, eval_every=10)
+    objective = Objective(Planner(base, space, steps=10), LocalExecutor(TrialSettings(10, 10)), run_dir=tmp_path)
     study.optimize(objective, n_trials=1, catch=(TrialFailed,))
     trial = study.trials[0]
     assert trial.state is TrialState.FAIL

@@ -11,7 +11,9 @@ from tuner.paths import PIPELINES_DIR
 from tuner import events
 from tuner.outcome import Evaluation, Status, TrialOutcome
 from tuner.runinfo import Attr, trial_dir_name
-from tuner.study.objective import DevicePool, Interrupted, Objective, TrialFailed
+from tuner.study.executor import DevicePool, LocalExecutor, TrialSettings
+from tuner.study.objective import Interrupted, Objective, TrialFailed
+from tuner.study.planner import Planner
 from tuner.study.seeds import trial_seed
 from tuner.study.storage import count_finished
 from tuner.trial import Trial, TrialRun
@@ -20,13 +22,16 @@ SHAPES = PIPELINES_DIR / "ssd_mobilenet_v2_shapes.config"
 MIN_SCALE = {"path": "model.ssd.anchor_generator.ssd_anchor_generator.min_scale", "float": [0.1, 0.2]}
 
 
-def _objective(tmp_path, entries=None, **kwargs) -> Objective:
+def _objective(tmp_path, entries=None, *, trial0_is_baseline: bool = False, seed: int = 0,
+               deterministic: bool = False, runner=None) -> Objective:
     space = spacemod.parse_space({"params": entries or {"scale": MIN_SCALE}}, "s.yaml")
-    return Objective(base_cfg=cfgmod.load(SHAPES), space=space, run_dir=tmp_path, steps=20, eval_every=10, **kwargs)
+    planner = Planner(cfgmod.load(SHAPES), space, steps=20, trial0_is_baseline=trial0_is_baseline, seed=seed)
+    executor = LocalExecutor(TrialSettings(20, 10, deterministic=deterministic), runner=runner)
+    return Objective(planner, executor, run_dir=tmp_path)
 
 
 def test_the_default_runner_is_the_subprocess_trial(tmp_path) -> None:
-    assert _objective(tmp_path).runner is Trial
+    assert _objective(tmp_path).executor.runner is Trial
     assert issubclass(Trial, TrialRun)
 
 
@@ -44,17 +49,17 @@ def test_trial_0_is_the_baseline_whoever_created_it(tmp_path) -> None:
     objective = _objective(tmp_path, trial0_is_baseline=True)
     study = optuna.create_study(direction="maximize")
     first = study.ask()  # another worker asked before the creator enqueued the baseline
-    assert objective.is_baseline(first) and first.user_attrs[Attr.BASELINE] is True
+    assert objective.planner.is_baseline(first) and first.user_attrs[Attr.BASELINE] is True
     study.enqueue_trial({}, user_attrs={Attr.BASELINE: True})
     late = study.ask()  # the baseline enqueued too late: sampled like any other trial
-    assert late.number == 1 and not objective.is_baseline(late)
+    assert late.number == 1 and not objective.planner.is_baseline(late)
     assert late.user_attrs[Attr.BASELINE] is False
-    cfg, values = objective.variant(late, baseline=False)
+    cfg, values = objective.planner.variant(late, baseline=False)
     assert set(values) == {"scale"}
     study.enqueue_trial({}, user_attrs={Attr.BASELINE: True, Attr.RETRY_OF: 0})
     rerun = study.ask()  # a re-run of the baseline stays the baseline
-    assert objective.is_baseline(rerun)
-    assert not _objective(tmp_path).is_baseline(optuna.create_study().ask()), "library default: attribute only"
+    assert objective.planner.is_baseline(rerun)
+    assert not _objective(tmp_path).planner.is_baseline(optuna.create_study().ask()), "library default: attribute only"
 
 
 def test_a_combination_the_od_api_would_reject_fails_as_config_before_any_process(tmp_path) -> None:

@@ -16,6 +16,7 @@ from studyhelpers import fake_study_settings
 from tflite.select import resolve_study, select
 from tuner.runinfo import Attr, map_value
 from tuner.study import runner as runner_mod
+from tuner.study.plan import resolve
 from tuner.study.inputs import StudyInputError, StudySettings, prepare
 from tuner.study.objectives import Objectives, ObjectivesError, Secondary, dominates, pareto_front
 from tuner.study.__main__ import main as study_main
@@ -39,7 +40,7 @@ def settings(tmp_path) -> StudySettings:
 
 def _run(settings: StudySettings) -> tuple[optuna.Study, str, FakeRunner, FakeCostMeter]:
     runner, meter, out = FakeRunner(learning_rate_curve()), FakeCostMeter(), io.StringIO()
-    study = runner_mod.run(prepare(settings), out=out, runner=runner, cost_meter=meter, build_check=FakeBuild())
+    study = runner_mod.run(resolve(settings, build_check=FakeBuild()), out=out, runner=runner, cost_meter=meter)
     return study, out.getvalue(), runner, meter
 
 

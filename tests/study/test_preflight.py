@@ -13,8 +13,8 @@ from studyhelpers import fake_study_settings
 from tuner.config import base_learning_rate
 from tuner.study import preflight
 from tuner.study import runner as runner_mod
-from tuner.study.anchors import AnchorPlan
 from tuner.study.inputs import StudyInputError, prepare
+from tuner.study.plan import preflight_variants, resolve
 from tuner.testing import FakeBuild, FakeRunner, learning_rate_curve
 
 pytestmark = pytest.mark.usefixtures("no_anchor_analysis")
@@ -27,14 +27,13 @@ ZOO_DIR = Path(__file__).parents[1] / "config" / "zoo"
 @pytest.mark.parametrize("sampler", ["random", "tpe"])
 def test_a_dry_run_draws_what_the_study_then_trains(tmp_path, sampler) -> None:
     settings = fake_study_settings(tmp_path, SPACE, steps=20, eval_every=10, n_trials=4, sampler=sampler, seed=3)
-    prepared = prepare(settings)
-    variants = runner_mod.preflight_variants(prepared, AnchorPlan(), 3)
+    plan = resolve(settings, build_check=FakeBuild())
+    variants = preflight_variants(plan, 3)
     assert [(v.number, v.role) for v in variants] == [(0, preflight.Role.BASELINE), (1, preflight.Role.SAMPLED),
                                                      (2, preflight.Role.SAMPLED), (3, preflight.Role.SAMPLED)]
     # the baseline changes nothing; it is recorded with the values that describe it in the space's terms
     assert variants[0].changes == () and variants[0].values == {"lr": pytest.approx(0.08), "ratios": "keep"}
-    study = runner_mod.run(prepared, out=io.StringIO(), runner=FakeRunner(learning_rate_curve()),
-                           build_check=FakeBuild())
+    study = runner_mod.run(plan, out=io.StringIO(), runner=FakeRunner(learning_rate_curve()))
     # TPE draws at random until 3 trials have finished (the baseline counts): trials 1 and 2 there
     same = 4 if sampler == "random" else 3
     trained = {t.number: t.params for t in study.get_trials() if 0 < t.number < same}
@@ -44,9 +43,9 @@ def test_a_dry_run_draws_what_the_study_then_trains(tmp_path, sampler) -> None:
 
 
 def test_the_table_and_summary_say_what_builds(tmp_path) -> None:
-    prepared = prepare(fake_study_settings(tmp_path, SPACE, n_trials=4))
-    variants = runner_mod.preflight_variants(prepared, AnchorPlan(), 2)
-    base_rate = base_learning_rate(prepared.base_cfg)
+    plan = resolve(fake_study_settings(tmp_path, SPACE, n_trials=4), preflight_check=False)
+    variants = preflight_variants(plan, 2)
+    base_rate = base_learning_rate(plan.base_cfg)
     build = FakeBuild(refuse=lambda cfg: base_learning_rate(cfg) > base_rate, reason="too fast for the fake")
     checks = preflight.run_checks(variants, build)
     assert len(build.checked) == 3
@@ -66,12 +65,10 @@ def test_a_study_whose_first_variant_does_not_build_stops_before_writing(tmp_pat
     refuse_sampled = FakeBuild(refuse=lambda cfg: base_learning_rate(cfg) != base_rate, reason="no such layer")
     with pytest.raises(StudyInputError, match=r"the first variant the space samples \(trial 1: lr=.*\) does not build: "
                                               "no such layer; narrow the space .*--dry-run 8"):
-        runner_mod.run(prepare(settings), out=io.StringIO(), runner=FakeRunner(learning_rate_curve()),
-                       build_check=refuse_sampled)
+        resolve(settings, build_check=refuse_sampled)
     assert not Path(settings.run_dir).exists()
     with pytest.raises(StudyInputError, match="the base config does not build: broken"):
-        runner_mod.run(prepare(settings), out=io.StringIO(), runner=FakeRunner(learning_rate_curve()),
-                       build_check=FakeBuild(refuse=lambda cfg: True, reason="broken"))
+        resolve(settings, build_check=FakeBuild(refuse=lambda cfg: True, reason="broken"))
     assert not Path(settings.run_dir).exists()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tuner.study import __main__ as cli
-from tuner.study import runner as runner_mod
+from tuner.study import sampling
 from tuner.study.inputs import SamplerName, StudyInputError, StudySettings, prepare
 from tuner.study.pruning import PrunerKind
 
@@ -31,5 +31,5 @@ def test_the_cli_choices_are_the_enums() -> None:
 
 
 def test_every_sampler_name_builds_its_sampler() -> None:
-    assert {name: type(runner_mod._sampler(name, 1)).__name__ for name in SamplerName} == {
+    assert {name: type(sampling.sampler(name, 1)).__name__ for name in SamplerName} == {
         SamplerName.TPE: "TPESampler", SamplerName.RANDOM: "RandomSampler"}

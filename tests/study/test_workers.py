@@ -17,29 +17,26 @@ def _locked() -> sqlalchemy.exc.OperationalError:
 
 
 def _pool(tmp_path, fail_on, monkeypatch, n_trials: int = 2) -> tuple[workers.WorkerPool, list[int], str]:
-    """A pool whose study raises "database is locked" on the calls in ``fail_on``: before the
-    trial is created (``"before"``) or after (``"after"``)."""
+    """A pool whose study's ``ask`` raises "database is locked" on the calls in ``fail_on``: before
+    the trial is created (``"before"``) or after (``"after"``)."""
     monkeypatch.setattr(workers.time, "sleep", lambda seconds: None)
     storage = f"sqlite:///{tmp_path / 'w.db'}"
     optuna.create_study(study_name="w", storage=storage)
     calls: list[int] = []
 
-    def open_study() -> optuna.Study:
-        study = optuna.load_study(study_name="w", storage=storage)
-        real = study.optimize
-
-        def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
-            calls.append(len(study.get_trials(deepcopy=False)))
+    class Flaky(workers.SerializedAsk):
+        def ask(self, fixed_distributions=None):  # type: ignore[no-untyped-def]
+            calls.append(len(self.get_trials(deepcopy=False)))
             when = fail_on.pop(0) if fail_on else None
             if when == "before":
                 raise _locked()
-            result = real(*args, **kwargs)
+            trial = super().ask(fixed_distributions)
             if when == "after":
                 raise _locked()
-            return result
+            return trial
 
-        study.optimize = flaky  # type: ignore[method-assign]
-        return study
+    def open_study(ask_lock) -> workers.SerializedAsk:
+        return Flaky(ask_lock=ask_lock, study_name="w", storage=storage)
 
     pool = workers.WorkerPool(open_study, lambda trial: trial.suggest_float("x", 0, 1),  # type: ignore[arg-type]
                               jobs=1, n_trials=n_trials, timeout=None)

@@ -26,8 +26,9 @@ from tuner.study.objectives import Objectives, ObjectivesError
 from tuner.study.pruning import MIN_DECISIONS, PrunerKind
 from tuner.study.inputs import SamplerName
 from tuner.study import preflight
-from tuner.study.inputs import plan_anchors
-from tuner.study.runner import Prepared, StudyInputError, StudySettings, prepare, preflight_variants, run
+from tuner.study.inputs import StudyInputError, StudySettings
+from tuner.study.plan import StudyPlan, preflight_variants, resolve
+from tuner.study.runner import run
 
 
 def build_parser() -> OneLineParser:
@@ -114,14 +115,14 @@ def _objectives(text: str) -> Objectives:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--objectives ")) from None
 
 
-def _log_unexpected(exc: BaseException, prepared: Prepared | None) -> Path:
+def _log_unexpected(exc: BaseException, run_dir: Path | None) -> Path:
     """Append the traceback to ``<run dir>/study.log`` (a temporary file if there is no run
     directory yet); return its path."""
     text = f"--- {datetime.datetime.now().isoformat(timespec='seconds')} {' '.join(sys.argv)}\n" + "".join(
         traceback.format_exception(type(exc), exc, exc.__traceback__))
     candidates = []
-    if prepared is not None and prepared.run_dir.is_dir():
-        candidates.append(prepared.run_dir / LOG_FILE)
+    if run_dir is not None and run_dir.is_dir():
+        candidates.append(run_dir / LOG_FILE)
     candidates.append(Path(tempfile.gettempdir()) / f"odapi-tuner-study-{datetime.datetime.now():%Y%m%d-%H%M%S}.log")
     for path in candidates:
         try:
@@ -133,22 +134,13 @@ def _log_unexpected(exc: BaseException, prepared: Prepared | None) -> Path:
     return candidates[-1]
 
 
-def _dry_run(prepared: Prepared, n_sampled: int) -> int:
-    """``--dry-run N``: the preflight table of the variants the study would train (nothing written).
-
-    Raises:
-        StudyInputError: N < 1, or the training boxes cannot be read for the anchor plan.
-    """
-    if n_sampled < 1:
-        raise StudyInputError(f"--dry-run takes the number of sampled variants to check, >= 1 (got {n_sampled})")
-    for note in (prepared.note,):
+def _dry_run(plan: StudyPlan, n_sampled: int) -> int:
+    """``--dry-run N``: the preflight table of the variants the study would train (nothing written)."""
+    for note in (plan.note, plan.anchors.note):
         if note:
             print(note)
-    anchors = plan_anchors(prepared)
-    if anchors.note:
-        print(anchors.note)
     with tfquiet.quietly():
-        variants = preflight_variants(prepared, anchors, n_sampled)
+        variants = preflight_variants(plan, n_sampled)
         checks = preflight.run_checks(variants, preflight.build_error, progress=lambda line: print(line, flush=True))
     print("\n".join(preflight.table(checks)))
     print(preflight.summary(checks))
@@ -176,20 +168,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         test_data=args.test_data, max_latency_ms=args.max_latency_ms, max_size_kb=args.max_size_kb,
         deploy_variant=DeployVariant(args.deploy_variant), deploy_threads=args.deploy_threads,
         cost_cache=args.cost_cache, objectives=args.objectives)
-    prepared = None
+    plan = None
     try:
+        if args.dry_run is not None and args.dry_run < 1:
+            raise StudyInputError(f"--dry-run takes the number of sampled variants to check, >= 1 (got {args.dry_run})")
         with tfquiet.quietly():  # generating the demo data imports TensorFlow: its start-up lines stay off ours
-            prepared = prepare(settings)
+            plan = resolve(settings, preflight_check=args.dry_run is None)
         if args.dry_run is not None:
-            return _dry_run(prepared, args.dry_run)
-        study = run(prepared)
+            return _dry_run(plan, args.dry_run)
+        study = run(plan)
     except StudyInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - anything else is a bug or an environment failure: one line
-        log = _log_unexpected(exc, prepared)
+        log = _log_unexpected(exc, plan.run_dir if plan is not None else None)
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         print(f"error: unexpected {type(exc).__name__}: {first}; the traceback is in {log} (please report it "
               "with that file)", file=sys.stderr)

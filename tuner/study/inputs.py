@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import enum
 import hashlib
 import math
 import os
@@ -17,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner import config as cfgmod
-from tuner import events, paths, space as spacemod, tfquiet
-from tuner.anchors.errors import AnchorError
+from tuner import events, paths, space as spacemod
 from tuner.config.errors import ConfigError
 from tuner.baseconfig import DataError, prepare_loaded, resolve_base, set_fine_tune_checkpoint
 from tuner.runinfo import (BASE_CONFIG_FILE, RUN_INFO_FILE, SQLITE_FILE, RunInfo, RunInfoError, is_run_dir_sqlite,
@@ -29,10 +27,9 @@ from tuner.study import evaluation as evalplan
 from tuner.study.budget import Budget, DeployVariant
 from tuner.study.evaluation import EvalPlan
 from tuner.study.confirm import CONFIRM, REPEATS
-from tuner.study.anchors import AnchorPlan
 from tuner.study.objectives import Objectives, ObjectivesError
-from tuner.study.anchors import plan as anchor_plan
 from tuner.study.pruning import PrunerKind, PruningError, PruningPlan, plan
+from tuner.study.sampling import SamplerName
 from tuner.study.storage import StorageError, open_storage, redact
 from tuner.trial import TrialSpecError, check_steps
 
@@ -41,13 +38,6 @@ DEFAULT_SPACE = paths.PIPELINES_DIR / "spaces" / "ssd.yaml"
 
 class StudyInputError(ValueError):
     """Bad input detected before any training (the CLI exits 2)."""
-
-
-class SamplerName(enum.StrEnum):
-    """The ``--sampler`` choices (built by ``tuner.study.runner``)."""
-
-    TPE = "tpe"
-    RANDOM = "random"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,9 +88,10 @@ class StudySettings:
         return Budget(self.max_latency_ms, self.max_size_kb, DeployVariant(self.deploy_variant), self.deploy_threads)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Prepared:
-    """The validated inputs of a study, ready to run."""
+    """The inputs of a study that :func:`prepare` checked without reading the data or building a
+    model (:class:`tuner.study.plan.StudyPlan` adds what those decide)."""
 
     settings: StudySettings
     info: RunInfo
@@ -111,7 +102,7 @@ class Prepared:
     note: str
     pruning: PruningPlan
     evaluation: EvalPlan
-    test_records: list[str] = dataclasses.field(default_factory=list)  # --test-data, expanded and checked
+    test_records: tuple[str, ...]  # --test-data, expanded and checked (() without it)
 
 
 def _check_settings(s: StudySettings) -> None:
@@ -217,7 +208,7 @@ def prepare(settings: StudySettings) -> Prepared:
     if had_trials and (study_exists is False or (not s.storage and not (run_dir / SQLITE_FILE).exists())):
         raise StudyInputError(f"{run_dir} holds trials of study '{name}', but {redact(info.storage)} has no such study "
                               f"(deleted?); start it again with another --run-dir, or delete {run_dir}")
-    return Prepared(s, info, run_dir, base_cfg, base_text, space, note, pruning, evaluation, test_records)
+    return Prepared(s, info, run_dir, base_cfg, base_text, space, note, pruning, evaluation, tuple(test_records))
 
 
 def _check_default_space(s: StudySettings, base: Any) -> None:
@@ -266,20 +257,6 @@ def _pruning(s: StudySettings, grid: int) -> PruningPlan:
                               "a multi-objective study (optuna#3450); drop --pruner, or use --objectives map with "
                               "--max-latency-ms/--max-size-kb to keep pruning under a budget")
     return dataclasses.replace(pruning, kind=PrunerKind.NONE, decision_steps=(), note=s.objectives.note())
-
-
-def plan_anchors(prepared: Prepared) -> AnchorPlan:
-    """The study's anchor plan (:mod:`tuner.study.anchors`): reads the training boxes, so it runs
-    once the cheap checks of :func:`prepare` passed, before anything is written.
-
-    Raises:
-        StudyInputError: the training records hold no boxes or invalid ones (file and record named).
-    """
-    try:
-        with tfquiet.quietly():  # the first TensorFlow import of the study process
-            return anchor_plan(prepared.base_cfg, fit=prepared.settings.fit_anchors, seed=prepared.settings.seed)
-    except AnchorError as exc:
-        raise StudyInputError(str(exc)) from None
 
 
 def _study_in_storage(url: str, name: str) -> bool:

@@ -1,7 +1,9 @@
-"""The Optuna objective: one study trial = one :class:`tuner.trial.TrialRun` on a config variant.
+"""The Optuna objective: one study trial = one :class:`~tuner.study.planner.Variant`, decided by the
+:class:`~tuner.study.planner.Planner` and run by an :class:`~tuner.study.executor.Executor`.
 
-The run comes from a :data:`tuner.trial.RunnerFactory` (default: :class:`tuner.trial.Trial`, the
-subprocess runner on the real OD API; tests pass :class:`tuner.testing.FakeRunner`).
+The executor places the trial and returns its :class:`tuner.trial.TrialRun` (locally: a
+:data:`tuner.trial.RunnerFactory`, default :class:`tuner.trial.Trial`, the subprocess runner on the
+real OD API; tests pass :class:`tuner.testing.FakeRunner` or :class:`tuner.testing.FakeExecutor`).
 
 Every evaluation is reported to Optuna at its global step; a trial the pruner rejects is
 stopped at once (its processes end) and raised as ``optuna.TrialPruned``. A multi-objective
@@ -17,8 +19,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-import queue
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -26,18 +26,17 @@ from typing import Any, Callable
 import optuna
 
 from tuner import config as cfgmod
-from tuner import events, space as spacemod
+from tuner import events
 from tuner.outcome import FailureClass, Status, TrialOutcome
 from tuner.runinfo import Attr, trial_dir_name
 from tuner.deploy.cost import Cost, CostError
-from tuner.study.anchors import AnchorPlan
 from tuner.study.budget import Budget, CostMeter
 from tuner.study.dashboard import Recorder
+from tuner.study.executor import Executor
 from tuner.study.objectives import Objectives
-from tuner.study.planner import Planner
-from tuner.study.seeds import trial_seed
+from tuner.study.planner import Planner, Role, Variant
 from tuner.study.storage import is_duplicate_rerun, worker_id
-from tuner.trial import RunnerFactory, Trial, TrialRun, TrialSpec
+from tuner.trial import TrialRun
 
 
 class TrialFailed(Exception):
@@ -69,78 +68,27 @@ class Listener:
     ended: Callable[..., None] = lambda number, state, value, steps, seconds, failure, note="": None
 
 
-class DevicePool:
-    """Hands each concurrently running trial one device from ``--devices`` (thread-safe).
-
-    Without devices there are ``jobs`` slots of ``None`` (the trials inherit the environment's
-    devices), so ``--jobs J`` alone still runs J trials at once.
-    """
-
-    def __init__(self, devices: list[str] | None, jobs: int = 1) -> None:
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        slots: list[str | None] = list(devices) if devices else [None] * max(1, jobs)
-        for device in slots:
-            self._queue.put(device)
-
-    @property
-    def size(self) -> int:
-        """Devices currently free."""
-        return self._queue.qsize()
-
-    def acquire(self) -> str | None:
-        return self._queue.get()
-
-    def release(self, device: str | None) -> None:
-        self._queue.put(device)
-
-
 class Objective:
     """Callable objective for ``study.optimize``. Thread-safe (one instance, J threads).
 
-    With ``trial0_is_baseline`` (as ``tuner.study`` runs it), trial 0 is the unmodified base
-    config whatever its origin (the enqueued baseline, or a trial another worker asked for
-    before the baseline was enqueued), and an enqueued baseline that did not become trial 0 is
-    sampled like any other trial. Without it, only trials carrying the ``baseline`` attribute
-    are baselines. Either way a re-run of a baseline (``retry_of``) and a confirmation repeat
-    of it (``repeat_of``) are baselines. Repeats are never pruned.
-
-    Every trial trains with the seed :func:`tuner.study.seeds.trial_seed` of ``seed`` (the
-    study's ``--seed``, 0 without one) and its number, recorded as its ``train_seed``
-    attribute; ``deterministic`` turns on TensorFlow's op determinism in every trainer.
-
-    ``runner`` builds each trial's run from its :class:`~tuner.trial.TrialSpec` (default: the
-    subprocess :class:`~tuner.trial.Trial`); see :mod:`tuner.trial.base` for what it must do.
-
-    With a ``budget`` that sets a limit, or ``objectives`` with a deployment cost, each trial's
-    config is costed with ``cost_meter`` before anything trains (:mod:`tuner.study.budget`); one
-    over budget is raised as ``optuna.TrialPruned`` with the ``infeasible`` attribute, having
-    trained nothing. With multi-objective ``objectives`` the call returns (mAP, cost) and never
-    reports intermediate values.
+    Per trial: the ``planner`` decides the :class:`~tuner.study.planner.Variant` (baseline,
+    fitted anchors, sampled, repeat; config; seed), the trial records what it is, a ``budget``
+    that sets a limit (or ``objectives`` with a deployment cost) costs it with ``cost_meter``
+    before anything trains (one over budget is raised as ``optuna.TrialPruned`` with the
+    ``infeasible`` attribute, having trained nothing), and the ``executor`` runs it
+    (:mod:`tuner.study.executor`). Its evaluations are reported to Optuna; a repeat is never
+    pruned. With multi-objective ``objectives`` the call returns (mAP, cost) and never reports
+    intermediate values.
     """
 
-    def __init__(self, *, base_cfg: Any, space: spacemod.SearchSpace, run_dir: Path, steps: int,
-                 eval_every: int, eval_steps: tuple[int, ...] = (), objective: str = events.MAP, devices: DevicePool | None = None,
-                 threads: int = 0, trial_timeout: float | None = None, listener: Listener | None = None,
-                 trial0_is_baseline: bool = False, anchors: AnchorPlan | None = None, seed: int = 0,
-                 deterministic: bool = False, runner: RunnerFactory | None = None, budget: Budget | None = None,
-                 cost_meter: CostMeter | None = None, objectives: Objectives | None = None,
-                 recorder: Recorder | None = None) -> None:
-        self.base_cfg = base_cfg
-        self.space = space
+    def __init__(self, planner: Planner, executor: Executor, *, run_dir: Path, objective: str = events.MAP,
+                 listener: Listener | None = None, budget: Budget | None = None, cost_meter: CostMeter | None = None,
+                 objectives: Objectives | None = None, recorder: Recorder | None = None) -> None:
+        self.planner = planner
+        self.executor = executor
         self.run_dir = Path(run_dir).absolute()  # recorded on each trial: valid from any working directory
-        self.steps = steps
-        self.eval_every = eval_every
-        self.eval_steps = eval_steps
         self.objective = objective
-        self.devices = devices or DevicePool(None)
-        self.threads = threads
-        self.trial_timeout = trial_timeout
         self.listener = listener or Listener()
-        self.trial0_is_baseline = trial0_is_baseline
-        self.anchors = anchors or AnchorPlan()
-        self.seed = seed
-        self.deterministic = deterministic
-        self.runner: RunnerFactory = runner or Trial
         self.budget = budget or Budget()
         self.objectives = objectives or Objectives()
         self.costed = self.budget.active or self.objectives.multi
@@ -148,27 +96,12 @@ class Objective:
             raise ValueError("a deployment budget or cost objective needs a cost_meter (tuner.study.budget.real_meter)")
         self.cost_meter = cost_meter
         self.recorder = recorder
-        self.planner = Planner(base_cfg, space, steps=steps, anchors=self.anchors,
-                               trial0_is_baseline=trial0_is_baseline)
-        self._running: dict[int, TrialRun] = {}
-        self._lock = threading.Lock()
         self._interrupted = False
 
     def interrupt(self) -> None:
         """Stop every running trial now (they end as interrupted and are re-run on resume)."""
-        with self._lock:
-            self._interrupted = True
-            running = list(self._running.values())
-        for run in running:
-            run.stop("interrupted")
-
-    def is_baseline(self, trial: optuna.Trial) -> bool:
-        """Whether ``trial`` runs the base config unchanged (:meth:`Planner.is_baseline`)."""
-        return self.planner.is_baseline(trial)
-
-    def variant(self, trial: optuna.Trial, baseline: bool | None = None) -> tuple[Any, dict[str, Any]]:
-        """The config for ``trial`` and its values (:meth:`Planner.variant`)."""
-        return self.planner.variant(trial, baseline)
+        self._interrupted = True
+        self.executor.stop_all("interrupted")
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         trial.set_user_attr(Attr.WORKER, worker_id())
@@ -179,55 +112,43 @@ class Objective:
             reason = f"another trial already re-runs trial {trial.user_attrs.get(Attr.RETRY_OF)}"
             self._fail(trial, FailureClass.DUPLICATE, reason)
             raise TrialFailed(f"trial {trial.number}: {reason}")
-        baseline = self.is_baseline(trial)
+        variant = self.planner.plan(trial)
         trial_dir = self.run_dir / trial_dir_name(trial.number)
         trial.set_user_attr(Attr.TRIAL_DIR, str(trial_dir))
-        try:
-            cfg, _values = self.variant(trial, baseline)
-        except spacemod.SpaceError as exc:
-            self._fail(trial, FailureClass.CONFIG, str(exc))
-            raise TrialFailed(str(exc)) from None
-        coverage = self.anchors.coverage(cfg)
-        if coverage is not None:
-            trial.set_user_attr(Attr.ANCHOR_COVERAGE, coverage)
-        changes = cfgmod.diff(self.base_cfg, cfg)
-        trial.set_user_attr(Attr.DIFF, [[c.path, _plain(c.old), _plain(c.new)] for c in changes])
-        if self.recorder is not None:
-            self.recorder.started(trial, baseline, cfgmod.dumps(cfg), changes)
-        seed = trial_seed(self.seed, trial.number)
-        trial.set_user_attr(Attr.SEED, seed)
-        cost = self._check_budget(trial, cfg, self.budget) if self.costed else None
-        device = self.devices.acquire()
-        trial.set_user_attr(Attr.DEVICE, device or "")
-        try:
-            run = self.runner(TrialSpec(cfgmod.dumps(cfg), trial_dir, self.steps, self.eval_every,
-                                        objective=self.objective, device=device, threads=self.threads,
-                                        timeout=self.trial_timeout, seed=seed, deterministic=self.deterministic,
-                                        eval_steps=self.eval_steps))
-            with self._lock:  # registered and checked under one lock: interrupt() cannot miss it
-                self._running[trial.number] = run
-                interrupted = self._interrupted
-            if interrupted:
-                run.stop("interrupted")
+        if variant.cfg is None:
+            self._fail(trial, FailureClass.CONFIG, variant.error)
+            raise TrialFailed(variant.error)
+        self._record_variant(trial, variant)
+        cost = self._check_budget(trial, variant.cfg, self.budget) if self.costed else None
+        with self.executor.submit(variant, trial_dir) as placed:
+            trial.set_user_attr(Attr.DEVICE, placed.where)
+            run = placed.run
             self.listener.started(trial.number, run)
             pruned_at = None
-            prunable = trial.user_attrs.get(Attr.REPEAT_OF) is None  # a confirmation repeat runs to its end
             for evaluation in run.evaluations():
                 value = evaluation.value(self.objective)
                 self.listener.evaluated(trial.number, evaluation.step, value)
                 if math.isfinite(value) and not self.objectives.multi:  # Optuna: report is single-objective only
                     trial.report(value, evaluation.step)
-                    if prunable and pruned_at is None and trial.should_prune():
+                    if variant.prunable and pruned_at is None and trial.should_prune():
                         pruned_at = evaluation.step
                         run.stop(f"pruned at step {evaluation.step}")
-        finally:
-            with self._lock:
-                self._running.pop(trial.number, None)
-            self.devices.release(device)
         outcome = run.outcome
         assert outcome is not None  # set when evaluations() ends
         self._record(trial, outcome)
         return self.objectives.values(self._conclude(trial, outcome, pruned_at), cost)
+
+    def _record_variant(self, trial: optuna.Trial, variant: Variant) -> None:
+        """What the trial trains, on the trial: anchor coverage, config diff against the base,
+        the dashboard's note and config artifact, the training seed."""
+        coverage = self.planner.anchors.coverage(variant.cfg)
+        if coverage is not None:
+            trial.set_user_attr(Attr.ANCHOR_COVERAGE, coverage)
+        changes = cfgmod.diff(self.planner.base_cfg, variant.cfg)
+        trial.set_user_attr(Attr.DIFF, [[c.path, _plain(c.old), _plain(c.new)] for c in changes])
+        if self.recorder is not None:
+            self.recorder.started(trial, variant.role is Role.BASELINE, cfgmod.dumps(variant.cfg), changes)
+        trial.set_user_attr(Attr.SEED, variant.seed)
 
     def _check_budget(self, trial: optuna.Trial, cfg: Any, budget: Budget) -> Cost:
         """Cost ``cfg`` and record it on ``trial``; end the trial (no training) when over budget.

@@ -1,4 +1,4 @@
-"""Decide what a study trial trains: the planner turns an Optuna trial into a config (no TensorFlow).
+"""Decide what a study trial trains: the planner turns an Optuna trial into a :class:`Variant` (no TensorFlow).
 
 The study's objective (:mod:`tuner.study.objective`) and its preflight (:mod:`tuner.study.preflight`,
 ``--dry-run``) both ask the :class:`Planner`, so a dry run draws exactly what the study trains.
@@ -10,6 +10,7 @@ trial with that trial's values. Pure: configs, the space and Optuna's trial, not
 from __future__ import annotations
 
 import copy
+import dataclasses
 import enum
 from typing import Any
 
@@ -17,8 +18,10 @@ import optuna
 
 from tuner import config as cfgmod
 from tuner import space as spacemod
+from tuner.config.diff import Change
 from tuner.runinfo import Attr
 from tuner.study.anchors import AnchorPlan
+from tuner.study.seeds import trial_seed
 
 
 class Role(enum.StrEnum):
@@ -27,6 +30,37 @@ class Role(enum.StrEnum):
     BASELINE = "baseline"
     FITTED_ANCHORS = "fitted anchors"
     SAMPLED = "sampled"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """What one study trial trains: the planner's decision, before anything runs.
+
+    Attributes:
+        number: The study trial number.
+        role: Baseline, fitted anchors or sampled.
+        values: The space values it was given (applied to a sampled trial; recorded only for the
+            baseline and the fitted anchors, which are the base config, or the base with the fit).
+        changes: The config changes against the base (sized to the study's steps).
+        cfg: The config (``None`` when the sampled values could not be applied).
+        error: Why the values could not be applied (``''`` when they were).
+        seed: The training seed (:func:`tuner.study.seeds.trial_seed` of the study's seed).
+        repeat_of: The trial it repeats (a confirmation repeat, which is never pruned), or ``None``.
+    """
+
+    number: int
+    role: Role
+    values: dict[str, Any]
+    changes: tuple[Change, ...]
+    cfg: Any
+    error: str = ""
+    seed: int = 0
+    repeat_of: int | None = None
+
+    @property
+    def prunable(self) -> bool:
+        """Whether the pruner may stop it (a confirmation repeat runs to its end)."""
+        return self.repeat_of is None
 
 
 class Planner:
@@ -39,8 +73,9 @@ class Planner:
     """
 
     def __init__(self, base_cfg: Any, space: spacemod.SearchSpace, *, steps: int, anchors: AnchorPlan | None = None,
-                 trial0_is_baseline: bool = False) -> None:
+                 trial0_is_baseline: bool = False, seed: int = 0) -> None:
         self.base_cfg = base_cfg
+        self.seed = seed
         self.space = space
         self.steps = steps
         self.anchors = anchors or AnchorPlan()
@@ -108,3 +143,18 @@ class Planner:
             raise spacemod.SpaceError(f"{self.space.source}: the sampled values make the config invalid: {path}: "
                                       f"{message}; narrow the space (or: {fix})")
         return cfg, values
+
+    def plan(self, trial: optuna.Trial) -> Variant:
+        """The :class:`Variant` ``trial`` trains: its role (recorded on the trial as
+        :meth:`is_baseline` does), config, values, changes and training seed. A variant whose
+        values do not apply comes back with ``cfg`` ``None`` and the reason in ``error``; nothing
+        is raised."""
+        baseline = self.is_baseline(trial)
+        role = self.role(trial, baseline)
+        seed = trial_seed(self.seed, trial.number)
+        repeat_of = trial.user_attrs.get(Attr.REPEAT_OF)
+        try:
+            cfg, values = self.variant(trial, baseline)
+        except spacemod.SpaceError as exc:
+            return Variant(trial.number, role, dict(trial.params), (), None, str(exc), seed, repeat_of)
+        return Variant(trial.number, role, values, tuple(cfgmod.diff(self.sized_base, cfg)), cfg, "", seed, repeat_of)

@@ -31,30 +31,8 @@ from optuna.trial import TrialState
 from tuner import config as cfgmod
 from tuner import space as spacemod
 from tuner.cli import text_table
-from tuner.config.diff import Change
 from tuner.study.anchors import AnchorPlan
-from tuner.study.planner import Planner, Role
-
-
-@dataclasses.dataclass(frozen=True)
-class Variant:
-    """One config the study would train.
-
-    Attributes:
-        number: The study trial number it would be.
-        role: Baseline, fitted anchors or sampled.
-        values: The space values applied (empty for the baseline and the fitted anchors).
-        changes: The config changes against the base.
-        cfg: The config (None when the sampled values could not be applied).
-        error: Why the values could not be applied ('' when they were).
-    """
-
-    number: int
-    role: Role
-    values: dict[str, Any]
-    changes: tuple[Change, ...]
-    cfg: Any
-    error: str = ""
+from tuner.study.planner import Planner, Role, Variant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,14 +76,7 @@ def plan_variants(base_cfg: Any, space: spacemod.SearchSpace, *, anchors: Anchor
     variants: list[Variant] = []
     while sum(v.role is Role.SAMPLED for v in variants) < n_sampled:
         trial = study.ask()
-        baseline = planner.is_baseline(trial)
-        role = planner.role(trial, baseline)
-        try:
-            cfg, values = planner.variant(trial, baseline)
-        except spacemod.SpaceError as exc:
-            variants.append(Variant(trial.number, role, dict(trial.params), (), None, str(exc)))
-        else:
-            variants.append(Variant(trial.number, role, values, tuple(cfgmod.diff(planner.sized_base, cfg)), cfg))
+        variants.append(planner.plan(trial))
         study.tell(trial, state=TrialState.FAIL)
     return variants
 

@@ -1,7 +1,9 @@
-"""Run a study: validate every input up front (:mod:`.inputs`), then optimize, then summarise.
+"""Run a study from its :class:`~tuner.study.plan.StudyPlan`: open or resume it, search, confirm, summarise.
 
-:func:`prepare` does all checking before anything is created or trained; :func:`run` then
-creates (or resumes) the study and runs trials.
+:func:`tuner.study.plan.resolve` has checked everything; :func:`run` creates (or resumes) the
+study, runs its trials through the :class:`~tuner.study.objective.Objective` on an
+:class:`~tuner.study.executor.Executor` (default: :class:`~tuner.study.executor.LocalExecutor`),
+then prints and records the summary.
 """
 from __future__ import annotations
 
@@ -12,56 +14,30 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 import optuna
 from optuna.trial import TrialState
 
 from tuner.config.io import write_text_atomic
 from tuner.runinfo import BASE_CONFIG_FILE, StudyAttr, map_value
-from tuner import space as spacemod, tfquiet
-from tuner.study import confirm, dashboard, holdout, preflight, report
-from tuner.study.anchors import AnchorPlan
+from tuner import tfquiet
+from tuner.study import confirm, dashboard, holdout, report
 from tuner.study.budget import COST_CACHE_DIR, CostMeter, real_meter
 from tuner.study.compute import ComputeTally
-from tuner.study.inputs import (DEFAULT_SPACE, Prepared, SamplerName, StudyInputError, StudySettings, plan_anchors,
-                                prepare)
-from tuner.study.objective import DevicePool, Interrupted, Objective
+from tuner.study.executor import Executor, LocalExecutor, TrialSettings
+from tuner.study.inputs import DEFAULT_SPACE, StudyInputError, StudySettings
+from tuner.study.objective import Interrupted, Objective
 from tuner.study.objectives import Objectives
+from tuner.study.plan import StudyPlan, resolve
 from tuner.study.progress import Progress
-from tuner.study.sampling import BlindToRepeats, SeededPerTrial
+from tuner.study.sampling import study_sampler
 from tuner.study.verdict import words
 from tuner.study.storage import StorageError, count_finished, create_or_load, open_storage, recover
-from tuner.study.workers import WorkerPool
+from tuner.study.workers import SerializedAsk, StudyFactory, WorkerPool
 from tuner.trial import RunnerFactory
 
-__all__ = ["DEFAULT_SPACE", "Prepared", "StudyInputError", "StudySettings", "prepare", "run"]
-
-
-#: One sampler per :class:`SamplerName`, built from a seed (``None``: unseeded). TPE reads the
-#: deployment budget's constraints from the trials themselves (``Trial.set_constraint``).
-_SAMPLERS: dict[SamplerName, Callable[[int | None], optuna.samplers.BaseSampler]] = {
-    SamplerName.RANDOM: lambda seed: optuna.samplers.RandomSampler(seed=seed),
-    SamplerName.TPE: lambda seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
-}
-
-
-def _sampler(name: SamplerName, seed: int | None) -> optuna.samplers.BaseSampler:
-    """The sampler ``name`` (:func:`prepare` turned the user's name into a :class:`SamplerName`).
-
-    Raises:
-        ValueError: ``name`` has no sampler here (a bug: every member must be in the table).
-    """
-    build = _SAMPLERS.get(name)
-    if build is None:
-        raise ValueError(f"no sampler for {name!r}; known: {', '.join(_SAMPLERS)}")
-    return build(seed)
-
-
-def _study_sampler(s: StudySettings) -> optuna.samplers.BaseSampler:
-    """The sampler of one worker thread: ``--sampler``, seeded per trial from ``--seed``
-    (:class:`SeededPerTrial`), blind to the confirmation repeats (:class:`BlindToRepeats`)."""
-    return BlindToRepeats(SeededPerTrial(lambda seed: _sampler(s.sampler, seed), s.seed))
+__all__ = ["DEFAULT_SPACE", "StudyInputError", "StudyPlan", "StudySettings", "resolve", "run"]
 
 
 def _durations(study: optuna.Study) -> list[float]:
@@ -71,8 +47,16 @@ def _durations(study: optuna.Study) -> list[float]:
             if t.datetime_start and t.datetime_complete]
 
 
+def _progress(study: optuna.Study, s: StudySettings, total: int | None, done: int, out: TextIO) -> Progress:
+    """The progress display of a phase of ``total`` trials, ``done`` of them already finished."""
+    best = report.best_trial(study)
+    return Progress(total, done, s.steps, s.jobs, best=map_value(best) if best else None,
+                    best_number=best.number if best else None, out=out, history=_durations(study),
+                    compute=ComputeTally.from_trials(study.get_trials(deepcopy=False), s.steps))
+
+
 def _confirmation_phase(study: optuna.Study, s: StudySettings, objective: Objective,
-                        open_study: Callable[[], optuna.Study], pools: list[WorkerPool], out: TextIO) -> None:
+                        open_study: StudyFactory, pools: list[WorkerPool], out: TextIO) -> None:
     """Once the search has all its trials, train the leaders' missing repeats (:mod:`.confirm`)."""
     if s.n_trials is not None and count_finished(study) < s.n_trials:
         return  # the search stopped early (failure, --timeout): confirm when it is complete
@@ -83,12 +67,9 @@ def _confirmation_phase(study: optuna.Study, s: StudySettings, objective: Object
     done = count_finished(study, repeats=True)
     print(f"\nconfirmation: the baseline and the top {s.confirm} trials, {s.repeats} more run(s) each with other "
           f"seeds ({waiting} trials to run)", file=out)
-    best = report.best_trial(study)
-    progress = Progress(done + waiting, done, s.steps, s.jobs, best=map_value(best) if best else None,
-                        best_number=best.number if best else None, out=out, history=_durations(study),
-                        compute=ComputeTally.from_trials(study.get_trials(deepcopy=False), s.steps))
+    progress = _progress(study, s, done + waiting, done, out)
     objective.listener = progress.listener()
-    pools.append(WorkerPool(open_study, objective, jobs=s.jobs, n_trials=done + waiting, timeout=None,
+    pools.append(WorkerPool(open_study, objective, jobs=objective.executor.slots, n_trials=done + waiting, timeout=None,
                             counter=lambda st: count_finished(st, repeats=True)))
     with progress:
         pools[-1].run()
@@ -108,31 +89,6 @@ def _check_objectives(study: optuna.Study, objectives: Objectives, name: str) ->
         raise StudyInputError(f"study '{name}' was created with --objectives {stored.text}, not {objectives.text}; "
                               f"resume it with --objectives {stored.text}, or start a new study with another "
                               "--study-name/--run-dir")
-
-
-def described(prepared: Prepared, anchors: AnchorPlan) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The parameter values (Optuna's stored form) that describe the baseline and the
-    fitted-anchors trial in the space's terms (:func:`tuner.space.values_of`): the sampled
-    trials start from the fit when the space has an ``anchors`` knob and there is a fit."""
-    space, base = prepared.space, prepared.base_cfg
-    centred = anchors.fitted is not None and any(
-        p.target is spacemod.Target.KNOB and p.ref == "anchors" for p in space.params)
-    baseline = spacemod.to_optuna_params(space, spacemod.values_of(space, base, anchors_at_start=not centred))
-    fitted = spacemod.to_optuna_params(space, spacemod.values_of(space, anchors.with_fit(base), anchors_at_start=centred)) \
-        if anchors.fitted is not None else {}
-    return baseline, fitted
-
-
-def preflight_variants(prepared: Prepared, anchors: AnchorPlan, n_sampled: int,
-                       params: tuple[dict[str, Any], dict[str, Any]] | None = None) -> list[preflight.Variant]:
-    """The baseline, fitted-anchors and first ``n_sampled`` sampled variants this study would
-    train, drawn with its own sampler and seeds (:func:`tuner.study.preflight.plan_variants`);
-    ``params``: :func:`described` of the plan, when the caller has it already."""
-    s = prepared.settings
-    baseline_params, fitted_params = params if params is not None else described(prepared, anchors)
-    return preflight.plan_variants(prepared.base_cfg, prepared.space, anchors=anchors, sampler=_study_sampler(s),
-                                   n_sampled=n_sampled, steps=s.steps, directions=s.objectives.directions,
-                                   baseline_params=baseline_params, fitted_params=fitted_params)
 
 
 def _notes(study: optuna.Study, confirmation: confirm.Confirmation | None, summary: str, test_lines: list[str],
@@ -156,35 +112,64 @@ def _notes(study: optuna.Study, confirmation: confirm.Confirmation | None, summa
                                                      run_dir=str(run_dir), dashboard=command))
 
 
-def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | None = None,
-        cost_meter: CostMeter | None = None, build_check: preflight.BuildCheck | None = None) -> optuna.Study:
+def run(plan: StudyPlan, out: TextIO = sys.stdout, executor: Executor | None = None,
+        runner: RunnerFactory | None = None, cost_meter: CostMeter | None = None) -> optuna.Study:
     """Create or resume the study and run trials until --n-trials/--timeout; print the summary.
 
-    ``runner`` runs each trial (default: :class:`tuner.trial.Trial`, the OD API in subprocesses);
-    ``cost_meter`` costs each architecture when the settings set a deployment budget or a cost
-    objective (default:
+    ``executor`` runs the trials (default: a :class:`~tuner.study.executor.LocalExecutor` of
+    ``--jobs`` slots on ``--devices``, each trial run by ``runner``, default
+    :class:`tuner.trial.Trial`, the OD API in subprocesses); ``cost_meter`` costs each
+    architecture when the settings set a deployment budget or a cost objective (default:
     :func:`tuner.study.budget.real_meter`, cached in ``<run dir>/cost-cache``).
 
-    ``build_check`` is the preflight run on the base config and the first sampled variant before
-    anything is written (default: :func:`tuner.study.preflight.build_error`, the OD API's model
-    builder; tests on the fake runner pass :class:`tuner.testing.FakeBuild`). A new study only: a
-    resumed one has run its preflight.
-
     Raises:
-        StudyInputError: the base or the first sampled variant does not build, or the storage
-            cannot be opened.
+        StudyInputError: the storage cannot be opened, or a resumed study optimizes other objectives.
         KeyboardInterrupt: the user interrupted (running trials were stopped first).
     """
-    s, info, run_dir = prepared.settings, prepared.info, prepared.run_dir
+    s = plan.settings
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what happened
-    anchors = plan_anchors(prepared)  # reads the training data: bad boxes stop the study before anything is written
-    baseline_params, fitted_params = described(prepared, anchors)
-    if not (run_dir / BASE_CONFIG_FILE).exists():  # a new study: check that what it trains first builds
-        with tfquiet.quietly():
-            problem = preflight.check_start(preflight_variants(prepared, anchors, 1, (baseline_params, fitted_params)),
-                                            build_check or preflight.build_error)
-        if problem:
-            raise StudyInputError(problem)
+    study, done = _open(plan, out)
+    progress = _progress(study, s, s.n_trials, done, out)
+    objective = Objective(plan.planner(), executor or local_executor(plan, runner), run_dir=plan.run_dir,
+                          objective=s.objective, listener=progress.listener(), budget=s.budget, objectives=s.objectives,
+                          recorder=dashboard.Recorder(plan.run_dir / dashboard.ARTIFACTS_DIR),
+                          cost_meter=_cost_meter(plan, cost_meter))
+    interrupted = _search(plan, study, objective, progress, remaining=None if s.n_trials is None else max(
+        0, s.n_trials - done), out=out)
+    _finish(plan, study, interrupted, out)
+    if interrupted:
+        print("interrupted: run the same command again to resume (interrupted trials are re-run)", file=out)
+        raise KeyboardInterrupt
+    return study
+
+
+def local_executor(plan: StudyPlan, runner: RunnerFactory | None = None) -> LocalExecutor:
+    """The study's trials on this machine: ``--jobs`` at once on ``--devices``, each TF process
+    with its share of the cores when several run at once."""
+    s = plan.settings
+    threads = max(1, (os.cpu_count() or 2) // s.jobs) if s.jobs > 1 else 0
+    settings = TrialSettings(s.steps, plan.evaluation.every, plan.evaluation.at, objective=s.objective,
+                             threads=threads, timeout=s.trial_timeout, deterministic=s.deterministic)
+    return LocalExecutor(settings, runner=runner, devices=list(s.devices) or None, jobs=s.jobs)
+
+
+def _cost_meter(plan: StudyPlan, given: CostMeter | None) -> CostMeter | None:
+    """What costs each trial's architecture (a budget or a cost objective), else ``None``."""
+    s = plan.settings
+    if not s.costed:
+        return None
+    return given or real_meter(s.budget, Path(s.cost_cache) if s.cost_cache else plan.run_dir / COST_CACHE_DIR)
+
+
+def _open(plan: StudyPlan, out: TextIO) -> tuple[optuna.Study, int]:
+    """Create the run directory and the study, or resume them; say so. The study and its trials
+    done (interrupted ones marked to be re-run).
+
+    Raises:
+        StudyInputError: the storage cannot be opened (a run directory made for it is removed),
+            or a resumed study optimizes other objectives.
+    """
+    s, info, run_dir = plan.settings, plan.info, plan.run_dir
     created_dir = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)  # first: the default SQLite file lives in it
     try:
@@ -196,53 +181,38 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
         raise StudyInputError(str(exc)) from None
     if not (run_dir / BASE_CONFIG_FILE).exists():  # base.config last: it marks a complete run directory
         info.save(run_dir)
-        write_text_atomic(run_dir / BASE_CONFIG_FILE, prepared.base_text)
-    pruner = prepared.pruning.build()
-    budget = s.budget
-    study, created = create_or_load(info.study_name, storage, _study_sampler(s), pruner,
-                                    fitted_anchors=anchors.fitted is not None, directions=s.objectives.directions,
-                                    metric_names=s.objectives.metric_names, baseline_params=baseline_params,
-                                    fitted_params=fitted_params)
+        write_text_atomic(run_dir / BASE_CONFIG_FILE, plan.base_text)
+    study, created = create_or_load(info.study_name, storage, study_sampler(s.sampler, s.seed), plan.pruning.build(),
+                                    fitted_anchors=plan.anchors.fitted is not None, directions=s.objectives.directions,
+                                    metric_names=s.objectives.metric_names, baseline_params=plan.baseline_params,
+                                    fitted_params=plan.fitted_params)
     storage.remove_session()
     if not created:
         _check_objectives(study, s.objectives, info.study_name)
-    if prepared.note:
-        print(prepared.note, file=out)
-    if anchors.note:
-        print(anchors.note, file=out)
-    print(prepared.pruning.note or prepared.pruning.describe(), file=out)
-    print(prepared.evaluation.describe(), file=out)
-    if budget.active:
-        print(budget.describe(), file=out)
-    elif s.objectives.multi:
-        print(budget.describe_costing(), file=out)
+    for note in (plan.note, plan.anchors.note, plan.pruning.note or plan.pruning.describe(), plan.evaluation.describe(),
+                 s.budget.describe() if s.budget.active else s.budget.describe_costing() if s.objectives.multi else ""):
+        if note:
+            print(note, file=out)
     rerun = recover(study)
     done = count_finished(study)
     print(f"study '{info.study_name}' ({'new' if created else 'resumed'}, {done} trials done"
           + (f", re-running {len(rerun)} interrupted" if rerun else "") + f") in {run_dir}; storage "
           f"{report.redact(info.storage)}", file=out)
-    remaining = None if s.n_trials is None else max(0, s.n_trials - done)
-    best_trial = report.best_trial(study)
-    progress = Progress(s.n_trials, done, s.steps, s.jobs, best=map_value(best_trial) if best_trial else None,
-                        best_number=best_trial.number if best_trial else None, out=out, history=_durations(study),
-                        compute=ComputeTally.from_trials(study.get_trials(deepcopy=False), s.steps))
-    threads = max(1, (os.cpu_count() or 2) // s.jobs) if s.jobs > 1 else 0
-    objective = Objective(base_cfg=prepared.base_cfg, space=prepared.space, run_dir=run_dir, steps=s.steps,
-                          eval_every=prepared.evaluation.every, eval_steps=prepared.evaluation.at,
-                          objective=s.objective,
-                          devices=DevicePool(list(s.devices) or None, jobs=s.jobs), threads=threads,
-                          trial_timeout=s.trial_timeout, listener=progress.listener(), trial0_is_baseline=True,
-                          anchors=anchors, seed=s.seed if s.seed is not None else 0, deterministic=s.deterministic,
-                          runner=runner, budget=budget, objectives=s.objectives,
-                          recorder=dashboard.Recorder(run_dir / dashboard.ARTIFACTS_DIR),
-                          cost_meter=(cost_meter or real_meter(budget, Path(s.cost_cache) if s.cost_cache
-                                                               else run_dir / COST_CACHE_DIR)) if s.costed else None)
+    return study, done
 
-    def open_study() -> optuna.Study:
+
+def _search(plan: StudyPlan, study: optuna.Study, objective: Objective, progress: Progress, *,
+            remaining: int | None, out: TextIO) -> bool:
+    """The search, then the confirmation, on ``--jobs`` worker threads; whether the user
+    interrupted (Ctrl-C / SIGTERM: every running trial was stopped, to be re-run on resume)."""
+    s, info = plan.settings, plan.info
+    pruner = plan.pruning.build()
+
+    def open_study(ask_lock: threading.Lock) -> SerializedAsk:
         # One Study (own storage connection, own sampler) per worker thread; each trial is drawn
         # with its own seed (tuner.study.seeds.sampler_seed), whichever thread or process runs it.
-        return optuna.load_study(study_name=info.study_name, storage=open_storage(info.storage),
-                                 sampler=_study_sampler(s), pruner=pruner)
+        return SerializedAsk(ask_lock=ask_lock, study_name=info.study_name, storage=open_storage(info.storage),
+                             sampler=study_sampler(s.sampler, s.seed), pruner=pruner)
 
     pools: list[WorkerPool] = []
     interrupted = threading.Event()
@@ -256,7 +226,7 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if remaining != 0:
-            pools.append(WorkerPool(open_study, objective, jobs=s.jobs, n_trials=s.n_trials, timeout=s.timeout))
+            pools.append(WorkerPool(open_study, objective, jobs=objective.executor.slots, n_trials=s.n_trials, timeout=s.timeout))
             with progress:
                 pools[-1].run()
         if not interrupted.is_set() and s.confirm > 0:
@@ -266,31 +236,38 @@ def run(prepared: Prepared, out: TextIO = sys.stdout, runner: RunnerFactory | No
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+    return interrupted.is_set()
+
+
+def _finish(plan: StudyPlan, study: optuna.Study, interrupted: bool, out: TextIO) -> None:
+    """The confirmation's verdict, the summary, the test split (unless interrupted), the
+    dashboard notes and where to look next."""
+    s, info, run_dir = plan.settings, plan.info, plan.run_dir
     confirmation = None
     if s.confirm > 0:
         confirmation = confirm.confirm(study.get_trials(deepcopy=False), s.confirm, s.repeats)
         confirm.record(study, confirmation)
     summary = report.summary(study, steps=s.steps, confirmation=confirmation, run_dir=str(run_dir),
-                             evaluated=prepared.evaluation.steps_text())
+                             evaluated=plan.evaluation.steps_text())
     print("\n" + summary, file=out)
-    test_lines: list[str] = []
-    if prepared.test_records and not interrupted.is_set():
-        print("evaluating the chosen trial and the baseline on the test split ...", file=out, flush=True)
-        try:
-            with tfquiet.quietly():
-                results = holdout.run(study, run_dir, prepared.test_records, info.label_map)
-            lift = holdout.test_lift(results)
-            if lift is not None:
-                study.set_user_attr(StudyAttr.TEST_LIFT, {**lift.to_json(), "verdict": words(lift, None)})
-            test_lines = holdout.lines(results, lift)
-        except (RuntimeError, OSError, subprocess.TimeoutExpired, ValueError, KeyError) as exc:
-            test_lines = [f"test split: not measured ({exc})"]
-        print("\n".join(test_lines), file=out)
+    test_lines = _test_split(plan, study, out) if plan.test_records and not interrupted else []
     command = report.dashboard_command(info.storage, str(run_dir / dashboard.ARTIFACTS_DIR))
     _notes(study, confirmation, summary, test_lines, run_dir, command)
     print(f"\ninspect it: {command}", file=out)
     print(f"curves of every trial: tensorboard --logdir {run_dir}", file=out)
-    if interrupted.is_set():
-        print("interrupted: run the same command again to resume (interrupted trials are re-run)", file=out)
-        raise KeyboardInterrupt
-    return study
+
+
+def _test_split(plan: StudyPlan, study: optuna.Study, out: TextIO) -> list[str]:
+    """The chosen trial and the baseline on ``--test-data`` (:mod:`.holdout`); its lines, printed."""
+    print("evaluating the chosen trial and the baseline on the test split ...", file=out, flush=True)
+    try:
+        with tfquiet.quietly():
+            results = holdout.run(study, plan.run_dir, list(plan.test_records), plan.info.label_map)
+        lift = holdout.test_lift(results)
+        if lift is not None:
+            study.set_user_attr(StudyAttr.TEST_LIFT, {**lift.to_json(), "verdict": words(lift, None)})
+        lines = holdout.lines(results, lift)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired, ValueError, KeyError) as exc:
+        lines = [f"test split: not measured ({exc})"]
+    print("\n".join(lines), file=out)
+    return lines

@@ -8,6 +8,7 @@ Everything else (the trials' states, system attributes, the storage) it sees unc
 """
 from __future__ import annotations
 
+import enum
 from typing import Any, Callable, Sequence
 
 import optuna
@@ -105,3 +106,36 @@ class SeededPerTrial(Delegating):
         if self.seed is not None:
             self.inner = self._build(sampler_seed(self.seed, trial.number))
         super().before_trial(study, trial)
+
+
+class SamplerName(enum.StrEnum):
+    """The ``--sampler`` choices."""
+
+    TPE = "tpe"
+    RANDOM = "random"
+
+
+#: One sampler per :class:`SamplerName`, built from a seed (``None``: unseeded). TPE reads the
+#: deployment budget's constraints from the trials themselves (``Trial.set_constraint``).
+_SAMPLERS: dict[SamplerName, Callable[[int | None], BaseSampler]] = {
+    SamplerName.RANDOM: lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    SamplerName.TPE: lambda seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=3),
+}
+
+
+def sampler(name: SamplerName, seed: int | None) -> BaseSampler:
+    """The sampler ``name``, seeded with ``seed``.
+
+    Raises:
+        ValueError: ``name`` has no sampler here (a bug: every member must be in the table).
+    """
+    build = _SAMPLERS.get(name)
+    if build is None:
+        raise ValueError(f"no sampler for {name!r}; known: {', '.join(_SAMPLERS)}")
+    return build(seed)
+
+
+def study_sampler(name: SamplerName, seed: int | None) -> BaseSampler:
+    """The sampler of one study worker: ``name`` (``--sampler``), seeded per trial from ``seed``
+    (``--seed``; :class:`SeededPerTrial`), blind to the confirmation repeats (:class:`BlindToRepeats`)."""
+    return BlindToRepeats(SeededPerTrial(lambda trial_seed: sampler(name, trial_seed), seed))

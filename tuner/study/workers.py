@@ -17,23 +17,40 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import optuna
 import sqlalchemy.exc
 
-from tuner.study.objective import Objective, TrialFailed
+from tuner.study.objective import TrialFailed
 from tuner.study.storage import count_finished
 
-StudyFactory = Callable[[], optuna.Study]
+#: Opens one worker's own :class:`SerializedAsk` study, given the lock its ``ask`` shares.
+StudyFactory = Callable[[threading.Lock], "SerializedAsk"]
 _CREATE_RETRIES = 5
+
+
+class SerializedAsk(optuna.Study):
+    """A study whose :meth:`ask` (which ``Study.optimize`` calls for each trial) holds ``ask_lock``,
+    shared by every worker thread of this process (see the module docstring: why)."""
+
+    def __init__(self, *, ask_lock: threading.Lock, study_name: str, storage: optuna.storages.BaseStorage | str,
+                 sampler: optuna.samplers.BaseSampler | None = None,
+                 pruner: optuna.pruners.BasePruner | None = None) -> None:
+        super().__init__(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner)
+        self._ask_lock = ask_lock
+
+    def ask(self, fixed_distributions: dict[str, optuna.distributions.BaseDistribution] | None = None,
+            ) -> optuna.Trial:
+        with self._ask_lock:
+            return super().ask(fixed_distributions)
 
 
 class WorkerPool:
     """J threads pulling trials until ``n_trials`` are counted (by ``counter``: default
     :func:`count_finished`, confirmation repeats left out), ``timeout`` passes, or a stop."""
 
-    def __init__(self, open_study: StudyFactory, objective: Objective, *, jobs: int, n_trials: int | None,
+    def __init__(self, open_study: StudyFactory, objective: Callable[[optuna.Trial], Any], *, jobs: int, n_trials: int | None,
                  timeout: float | None, counter: Callable[[optuna.Study], int] = count_finished) -> None:
         self.open_study = open_study
         self.objective = objective
@@ -74,19 +91,9 @@ class WorkerPool:
                     raise  # the trial existed already: not a creation conflict
                 time.sleep(0.5 + attempt)
 
-    def _serialize_ask(self, study: optuna.Study) -> None:
-        ask = study.ask
-
-        def locked_ask(*args, **kwargs):  # type: ignore[no-untyped-def]
-            with self._ask_lock:
-                return ask(*args, **kwargs)
-
-        study.ask = locked_ask  # type: ignore[method-assign]  # used by Study.optimize for each trial
-
     def _work(self) -> None:
         try:
-            study = self.open_study()
-            self._serialize_ask(study)
+            study = self.open_study(self._ask_lock)
             while self._claim(study):
                 try:
                     self._run_one(study)

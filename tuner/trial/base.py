@@ -1,10 +1,11 @@
 """The seam between a study and whatever trains its trials: :class:`TrialRun` and :data:`RunnerFactory`.
 
-The study (:class:`tuner.study.objective.Objective`) never builds a runner itself: it is given a
-:data:`RunnerFactory` (default: the subprocess runner :class:`tuner.trial.Trial`), calls it with
-one :class:`~tuner.trial.TrialSpec` per trial and drives the :class:`TrialRun` it returns.
-A second runner (another backend, a remote executor) or a fake for tests
-(:class:`tuner.testing.FakeRunner`) fills the same seam.
+The study never builds a runner itself: its local executor (:class:`tuner.study.executor.LocalExecutor`)
+is given a :data:`RunnerFactory` (default: the subprocess runner :class:`tuner.trial.Trial`), calls
+it with one :class:`~tuner.trial.TrialSpec` per trial and hands the :class:`TrialRun` it returns to
+the study's objective, which drives it. A second runner (another backend) or a fake for tests
+(:class:`tuner.testing.FakeRunner`) fills the same seam; running trials elsewhere than on this
+machine's devices is the executor seam's job (:mod:`tuner.study.executor`).
 
 Contract, for implementations and for the study:
 
