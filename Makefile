@@ -46,7 +46,8 @@ doctor: setup
 	$(PY) -m tuner.doctor
 
 bench: setup
-	$(PY) bench/trial_overhead.py --shapes 200
+	$(PY) bench/trial_overhead.py --shapes 200 --modes before,last-only,warm
+	$(PY) bench/warm_memory.py
 	$(PY) bench/event_latency.py
 	$(PY) bench/anchors.py --fit-only
 

@@ -8,7 +8,10 @@ for each ``--shapes`` step count and each mode, all in one run on this machine:
   beside the trainer, as every study trial ran then;
 * ``every-100``: this tree, evaluating every 100 steps as asked (``--eval-every 100``);
 * ``last-only``: this tree as a study that does not prune runs it now: the last checkpoint only,
-  evaluated in the trainer's process (:mod:`tuner.study.evaluation`).
+  evaluated in the trainer's process (:mod:`tuner.study.evaluation`), one fresh process per trial;
+* ``warm``: the same trials, as a study runs them now: :data:`WARM_TRIALS` successive trials per
+  slot in one warm trainer (:mod:`tuner.trial.host`; the first pays the imports, the rest do not),
+  so the mean is the steady state of a study.
 
 Each trial runs in its own supervisor process (``--one``), with the tree under test on its
 ``PYTHONPATH``. Per trial, from the step-0 checkpoint, the training event files, the evaluation
@@ -21,7 +24,7 @@ final evaluation, and the trainer's exit); the final evaluation's own time; the 
 time spent on training steps; CPU seconds of the trial's processes. Then per shape and mode: mean
 wall, mean share on steps, CPU per trial, and trials per hour at ``--jobs`` trials at once.
 
-Usage: ``.venv/bin/python bench/trial_overhead.py [--shapes 200,300] [--jobs 2] [--modes before,every-100,last-only]``
+Usage: ``.venv/bin/python bench/trial_overhead.py [--shapes 200,300] [--jobs 2] [--modes before,every-100,last-only,warm]``
 (about 25 minutes on 2 cores with the defaults); exit 1 when a trial did not complete.
 """
 from __future__ import annotations
@@ -40,7 +43,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODES = ("before", "every-100", "last-only")
+MODES = ("before", "every-100", "last-only", "warm")
+#: Successive trials per slot in ``warm`` mode: one warm trainer's life (tuner.trial.host.MAX_TRIALS).
+WARM_TRIALS = 4
 #: The last commit before issue 26's changes (evaluation plan, one-process trials, one step per call).
 BEFORE_REV = "9bc4f28"
 #: Put first on a ``before`` trial's PYTHONPATH: drops the editable install's finder, so the
@@ -73,13 +78,29 @@ class Split:
 
 
 def one(spec: dict) -> int:
-    """``--one``: run one trial of ``spec`` with whatever ``tuner`` is importable; write its
-    timings beside the trial directory (``<out>.timing.json``)."""
+    """``--one``: run one trial of ``spec`` with whatever ``tuner`` is importable (``warm``: that
+    many successive trials in one warm trainer, ``<out>-<i>``); write each trial's timings beside
+    its directory (``<out>.timing.json``)."""
+    if not spec.get("warm"):
+        return _one_trial(spec, Path(spec["out"]), spec["seed"], None)
+    from tuner.trial.host import WarmHost
+    from tuner.trial.process import trial_env
+
+    host = WarmHost(trial_env(None, spec["threads"]), spec["threads"], max_trials=spec["warm"])
+    try:
+        for i in range(spec["warm"]):
+            _one_trial(spec, Path(f"{spec['out']}-{i}"), spec["seed"] * 100 + i, host)
+    finally:
+        host.close()
+    return 0
+
+
+def _one_trial(spec: dict, out: Path, seed: int, host: object) -> int:
+    from tuner.protocol import read_phases
     from tuner.trial import Trial, TrialSpec
 
-    out = Path(spec["out"])
     trial = Trial(TrialSpec(Path(spec["config"]).read_text(), out, spec["steps"], spec["every"],
-                            threads=spec["threads"], seed=spec["seed"]))
+                            threads=spec["threads"], seed=seed), host=host)  # type: ignore[arg-type]
     ckpt0_file = trial.model_dir / "ckpt-1.index"  # the step-0 checkpoint (retention deletes it at the end)
     seen: list[float] = []
 
@@ -94,10 +115,15 @@ def one(spec: dict) -> int:
     for _ in trial.evaluations():
         pass
     ended = time.time()
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if host is None:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = usage.ru_utime + usage.ru_stime
+    else:  # the warm trainer lives on: this trial's CPU from its own PHASE lines
+        phases = read_phases((trial.log_dir / "train.log").read_text(errors="replace"))
+        cpu = phases["exit"][1] - phases["start"][1] if {"exit", "start"} <= set(phases) else float("nan")
     Path(f"{out}.timing.json").write_text(json.dumps({
         "launched": launched, "ended": ended, "ckpt0": seen[0] if seen else None,
-        "cpu_children": usage.ru_utime + usage.ru_stime, "status": trial.outcome.status.value}))
+        "cpu_children": cpu, "status": trial.outcome.status.value}))
     return 0
 
 
@@ -156,7 +182,8 @@ def run_round(config: Path, steps: int, mode: str, jobs: int, out: Path, before:
     started = time.perf_counter()
     for i in range(jobs):
         spec = {"config": str(config), "out": str(out / f"{steps}-{mode}-{i}"), "steps": steps,
-                "every": steps if mode == "last-only" or steps % 100 else 100, "threads": threads, "seed": i}
+                "every": steps if mode in ("last-only", "warm") or steps % 100 else 100, "threads": threads,
+                "seed": i, "warm": WARM_TRIALS if mode == "warm" else 0}
         procs.append(subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--one", json.dumps(spec)],
                                       cwd=cwd, env=env))
     for proc in procs:
@@ -214,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             for mode in modes:
                 print(f"{steps} steps, {mode}: {args.jobs} trial(s) at once ...", flush=True)
                 rounds[(steps, mode)] = run_round(config, steps, mode, args.jobs, out, before)
-                splits += [measure(out / f"{steps}-{mode}-{i}", mode, steps) for i in range(args.jobs)]
+                names = [f"{steps}-{mode}-{i}" + (f"-{k}" if mode == "warm" else "") for i in range(args.jobs)
+                         for k in range(WARM_TRIALS if mode == "warm" else 1)]
+                splits += [measure(out / name, mode, steps) for name in names]
     finally:
         if before is not None:  # the worktree goes; its trials stay in --out
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(before[0])], check=False)
@@ -233,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         group = [s for s in splits if (s.steps, s.mode) == (steps, mode)]
         summary.append((str(steps), mode, f"{statistics.mean(s.wall for s in group):.0f} s",
                         f"{100 * statistics.mean(s.share for s in group):.0f} %",
-                        f"{statistics.mean(s.cpu for s in group):.0f} s", f"{args.jobs * 3600 / wall:.0f}"))
+                        f"{statistics.mean(s.cpu for s in group):.0f} s", f"{len(group) * 3600 / wall:.0f}"))
     print(_table(("steps", "mode", "mean wall", "share on steps", "CPU per trial", "trials/hour"), summary))
     return 0 if all(s.completed for s in splits) else 1
 

@@ -76,6 +76,7 @@ def test_a_study_runs_its_variants_through_the_executor_it_is_given(tmp_path) ->
     trials = sorted(study.get_trials(), key=lambda t: t.number)
     assert [t.user_attrs[Attr.DEVICE] for t in trials] == [s.slot for s in submitted]
     assert {s.slot for s in submitted} <= {"fake-0", "fake-1"} and executor.most_at_once <= 2
+    assert executor.closed  # the study ends what the executor keeps between trials
     # the sampled variants' configs carry the values the study recorded for them
     for trial, sub in zip(trials[1:], submitted[1:]):
         assert cfgmod.base_learning_rate(sub.variant.cfg) == pytest.approx(trial.params["lr"])

@@ -100,6 +100,38 @@ def test_the_evaluator_reads_only_the_steps_asked_for(tmp_path, make_config) -> 
     assert "EVALUATED step=10" not in (trial.log_dir / "eval.log").read_text()
 
 
+def _losses(trial: Trial) -> list[tuple[int, float]]:
+    return [(e.step, e.value) for e in events.read_scalars(trial.model_dir / "train", tags=[events.TOTAL_LOSS])]
+
+
+def test_a_trial_in_a_warm_process_trains_as_in_a_fresh_one(tmp_path, make_config) -> None:
+    """tuner.trial.host: the second trial of a warm trainer (seeded, op determinism on) has the same
+    losses and metrics as the same trial in a fresh process: nothing of the first trial leaks in."""
+    from tuner.trial.host import WarmHost
+    from tuner.trial.process import trial_env
+
+    def spec(name: str, lr: float, seed: int) -> TrialSpec:
+        return TrialSpec(make_config(10, lr=lr), tmp_path / name, steps=10, eval_every=10, seed=seed,
+                         deterministic=True)
+
+    host = WarmHost(trial_env(None, 0))
+    try:
+        warm = [Trial(spec("warm-0", 0.02, 5), host=host), Trial(spec("warm-1", 0.05, 6), host=host)]
+        for trial in warm:
+            assert len(list(trial.evaluations())) == 1, trial.outcome.reason + "\n" + trial.outcome.log_tail
+        assert host.started == 1  # both trials in one process
+        fresh = Trial(spec("fresh-1", 0.05, 6))
+        assert fresh.host is None and len(list(fresh.evaluations())) == 1, fresh.outcome.log_tail
+    finally:
+        host.close()
+    # op determinism: not within noise, identical (measured so, 2026-12-06)
+    assert _losses(warm[1]) == _losses(fresh) and len(_losses(fresh)) == 10
+    assert warm[1].outcome.best.metrics == fresh.outcome.best.metrics
+    assert _losses(warm[1]) != _losses(warm[0])  # another config and seed: another run
+    phases = read_phases((warm[1].log_dir / "train.log").read_text())
+    assert list(phases) == ["start", "imported", "trained", "eval_built", "exit"], phases
+
+
 # -- integration: stop, NaN, rejected config ---------------------------------------------
 def _environ(pid: int) -> dict[str, str]:
     raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")

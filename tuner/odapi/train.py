@@ -88,9 +88,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _check_seed(parser, args)
+    start_process(args.threads)
+    return train(args)
+
+
+def start_process(threads: int) -> None:
+    """What a trainer process does once, before its first trial: the compat shims, TensorFlow's
+    CPU threads, the imports, and training summaries flushed every 2 s (TF's default is 120 s:
+    the trial watches the loss in them to stop a diverging run, and shows the step)."""
     import tuner.odapi  # noqa: F401  (applies the compat shims)
 
-    configure_threads(args.threads)
+    configure_threads(threads)
+    import tensorflow as tf
+    from object_detection import model_lib_v2  # noqa: F401
+
+    create_file_writer = tf.compat.v2.summary.create_file_writer
+    tf.compat.v2.summary.create_file_writer = functools.partial(create_file_writer, flush_millis=2000)
+
+
+class Ended(BaseException):
+    """Raised from the last checkpoint's save in a process that lives on (:func:`train` with
+    ``hosted``): training is over and :func:`_finish` has run; ``code`` is the trial's exit code.
+    A ``BaseException``, so that no ``except Exception`` on the way out swallows it."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def train(args: argparse.Namespace, hosted: bool = False) -> int:
+    """Train one trial (and with ``--evaluate-final`` evaluate its last checkpoint) in this
+    process, prepared by :func:`start_process`; the exit code. Not ``hosted``: the process ends
+    at the last checkpoint (``os._exit``); ``hosted`` (a warm trainer, :mod:`tuner.odapi.host`):
+    it returns, the next trial may follow in this process (its ``PHASE start`` line marks where
+    this trial's time and CPU begin)."""
+    if hosted:
+        phase("start")
     if args.seed is not None:  # before the model and the input pipeline exist
         from tuner.odapi.seeding import seed_training
 
@@ -103,15 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tuner.odapi.freeze import FreezeError, TrainableFilter
 
     phase("imported")
-
-    # Flush training summaries every 2 s (TF's default is 120 s): the trial watches the loss in
-    # them to stop a diverging run, and shows the step, so they must reach the disk promptly.
-    create_file_writer = tf.compat.v2.summary.create_file_writer
-    tf.compat.v2.summary.create_file_writer = functools.partial(create_file_writer, flush_millis=2000)
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_before = tf.train.latest_checkpoint(str(model_dir))
-    restore_save = _end_at_last_checkpoint(args, model_dir)
+    restore_save = _end_at_last_checkpoint(args, model_dir, hosted)
     try:
         train_config = config_util.get_configs_from_pipeline_file(args.config)["train_config"]
         with TrainableFilter.from_train_config(train_config):
@@ -124,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 num_steps_per_iteration=inner_steps(args.checkpoint_every, args.steps),
                 record_summaries=True,
             )
+    except Ended as ended:
+        return ended.code
     except tf.errors.ResourceExhaustedError as exc:
         print(f"OUT_OF_MEMORY: {exc}", file=sys.stderr, flush=True)
         return EXIT_OUT_OF_MEMORY
@@ -155,12 +185,13 @@ def _finish(args: argparse.Namespace, model_dir: Path, checkpoint: str | None = 
     return code
 
 
-def _end_at_last_checkpoint(args: argparse.Namespace, model_dir: Path) -> Callable[[], None]:
-    """Make the checkpoint of the last step end the process: once ``CheckpointManager.save`` has
+def _end_at_last_checkpoint(args: argparse.Namespace, model_dir: Path, hosted: bool = False) -> Callable[[], None]:
+    """Make the checkpoint of the last step end the training: once ``CheckpointManager.save`` has
     written it, the training summaries are flushed, :func:`_finish` runs and the process exits at
-    once (``os._exit``). ``model_lib_v2.train_loop`` would otherwise tear down its input pipeline
-    first, which took up to 35 s with two trials on two cores (bench/trial_overhead.py) while
-    nothing was left to do. Returns the function that undoes the patch."""
+    once (``os._exit``; ``hosted``: :class:`Ended` is raised out of ``train_loop`` instead).
+    ``model_lib_v2.train_loop`` would otherwise tear down its input pipeline first, which took up
+    to 35 s with two trials on two cores (bench/trial_overhead.py) while nothing was left to do.
+    Returns the function that undoes the patch."""
     import tensorflow as tf
 
     from tuner.odapi.evaluate import checkpoint_step
@@ -175,6 +206,8 @@ def _end_at_last_checkpoint(args: argparse.Namespace, model_dir: Path) -> Callab
             code = _finish(args, model_dir, path)
             sys.stdout.flush()
             sys.stderr.flush()
+            if hosted:
+                raise Ended(code)
             os._exit(code)
         return path
 

@@ -18,6 +18,8 @@ Contract, for implementations and for the study (:class:`tuner.study.objective.O
 * **stop_all(reason)** is thread-safe and may be called from a signal handler: every running
   trial is stopped with ``reason``, and so is every trial submitted afterwards (it ends
   ``STOPPED`` at once), until the executor is discarded.
+* **close()** ends what the executor keeps between trials (e.g. warm processes); the study
+  calls it once when its trials are done, however they ended.
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ from tuner import config as cfgmod
 from tuner import events
 from tuner.study.planner import Variant
 from tuner.trial import RunnerFactory, Trial, TrialRun, TrialSpec
+from tuner.trial.host import WarmHost
+from tuner.trial.process import trial_env
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +102,11 @@ class Executor(abc.ABC):
     def stop_all(self, reason: str) -> None:
         """Stop every running trial and every later one; thread-safe, signal-safe."""
 
+    @abc.abstractmethod
+    def close(self) -> None:
+        """End whatever the executor keeps between trials (warm processes); the study calls it
+        once, when its trials are done (also after an error or an interrupt)."""
+
 
 class DevicePool:
     """Hands each concurrently running trial one device from ``--devices`` (thread-safe).
@@ -157,30 +166,64 @@ class Running:
 
 class LocalExecutor(Executor):
     """Trials on this machine: one device of ``devices`` each (``jobs`` at once without devices),
-    each run by ``runner`` (default: :class:`tuner.trial.Trial`, the OD API in subprocesses)."""
+    each run by ``runner`` (default: :class:`tuner.trial.Trial`, the OD API in subprocesses).
+
+    With the default runner and ``warm``, a seeded trial that evaluates its last checkpoint only
+    trains in a warm trainer process kept between trials (:mod:`tuner.trial.host`: TensorFlow,
+    the OD API and autograph's conversions paid once per process, not per trial; one process per
+    device slot, replaced every :data:`tuner.trial.host.MAX_TRIALS` trials); :meth:`close` ends them.
+    """
 
     def __init__(self, settings: TrialSettings, *, runner: RunnerFactory | None = None,
-                 devices: list[str] | None = None, jobs: int = 1) -> None:
+                 devices: list[str] | None = None, jobs: int = 1, warm: bool = True) -> None:
         self.settings = settings
         self.runner: RunnerFactory = runner or Trial
         self.devices = DevicePool(devices, jobs=jobs)
         self.slots = jobs  # --devices may name more devices than --jobs runs trials at once
+        self.warm = warm and runner is None
         self._running = Running()
+        self._idle_hosts: dict[str | None, list[WarmHost]] = {}
+        self._hosts: list[WarmHost] = []
+        self._hosts_lock = threading.Lock()
 
     def submit(self, variant: Variant, trial_dir: Path) -> Placement:
         device = self.devices.acquire()
+        host = self._take_host(device) if self.warm else None
         try:
-            run = self.runner(self.settings.spec(variant, trial_dir, device))
+            spec = self.settings.spec(variant, trial_dir, device)
+            run = Trial(spec, host=host) if host is not None else self.runner(spec)
         except BaseException:
+            self._give_host(device, host)
             self.devices.release(device)
             raise
         self._running.add(id(run), run)
 
         def release() -> None:
             self._running.remove(id(run))
+            self._give_host(device, host)
             self.devices.release(device)
 
         return Placement(run, device or "", release)
 
+    def _take_host(self, device: str | None) -> WarmHost:
+        with self._hosts_lock:
+            idle = self._idle_hosts.setdefault(device, [])
+            if idle:
+                return idle.pop()
+            host = WarmHost(trial_env(device, self.settings.threads), self.settings.threads)
+            self._hosts.append(host)
+            return host
+
+    def _give_host(self, device: str | None, host: WarmHost | None) -> None:
+        if host is not None:
+            with self._hosts_lock:
+                self._idle_hosts.setdefault(device, []).append(host)
+
     def stop_all(self, reason: str) -> None:
         self._running.stop_all(reason)
+
+    def close(self) -> None:
+        with self._hosts_lock:
+            hosts, self._hosts, self._idle_hosts = self._hosts, [], {}
+        for host in hosts:
+            host.close()

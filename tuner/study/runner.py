@@ -130,12 +130,16 @@ def run(plan: StudyPlan, out: TextIO = sys.stdout, executor: Executor | None = N
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what happened
     study, done = _open(plan, out)
     progress = _progress(study, s, s.n_trials, done, out)
-    objective = Objective(plan.planner(), executor or local_executor(plan, runner), run_dir=plan.run_dir,
-                          objective=s.objective, listener=progress.listener(), budget=s.budget, objectives=s.objectives,
+    executor = executor or local_executor(plan, runner)
+    objective = Objective(plan.planner(), executor, run_dir=plan.run_dir, objective=s.objective,
+                          listener=progress.listener(), budget=s.budget, objectives=s.objectives,
                           recorder=dashboard.Recorder(plan.run_dir / dashboard.ARTIFACTS_DIR),
                           cost_meter=_cost_meter(plan, cost_meter))
-    interrupted = _search(plan, study, objective, progress, remaining=None if s.n_trials is None else max(
-        0, s.n_trials - done), out=out)
+    try:
+        interrupted = _search(plan, study, objective, progress, remaining=None if s.n_trials is None else max(
+            0, s.n_trials - done), out=out)
+    finally:
+        executor.close()
     _finish(plan, study, interrupted, out)
     if interrupted:
         print("interrupted: run the same command again to resume (interrupted trials are re-run)", file=out)

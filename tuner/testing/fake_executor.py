@@ -33,6 +33,7 @@ class FakeExecutor(Executor):
     Attributes:
         submitted: every submission, in order.
         most_at_once: the most trials that held a slot at the same time.
+        closed: whether the study closed it.
     """
 
     def __init__(self, runner: FakeRunner, settings: TrialSettings, *, slots: int = 1) -> None:
@@ -41,6 +42,7 @@ class FakeExecutor(Executor):
         self.slots = slots
         self.submitted: list[Submission] = []
         self.most_at_once = 0
+        self.closed = False
         self._free: queue.Queue[str] = queue.Queue()
         for i in range(slots):
             self._free.put(f"fake-{i}")
@@ -71,3 +73,6 @@ class FakeExecutor(Executor):
 
     def stop_all(self, reason: str) -> None:
         self._running.stop_all(reason)
+
+    def close(self) -> None:
+        self.closed = True

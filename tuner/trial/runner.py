@@ -22,7 +22,6 @@ trial directory owned by the runner) is stated there.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import math
 import os
@@ -38,34 +37,12 @@ from tuner import atomic, events, retention
 from tuner.protocol import EXIT_CONFIG_REJECTED, EXIT_OUT_OF_MEMORY, read_ledger
 from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome
 from tuner.trial.base import TrialRun
+from tuner.trial.host import HostedProcess, WarmHost
+from tuner.trial.process import die_with_parent, trial_env
 from tuner.trial.spec import (CONFIG_FILE, LOG_DIR, MODEL_DIR, RESULT_FILE, SEED_LIMIT, TrialSpec,  # noqa: F401
                               TrialSpecError)  # (re-exported: tuner.trial's names)
 
-_PR_SET_PDEATHSIG = 1
 _OOM_MARKERS = ("ResourceExhaustedError", "OUT_OF_MEMORY", "MemoryError", "std::bad_alloc", "OOM when allocating")
-
-
-def _load_libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc() if sys.platform.startswith("linux") else None
-
-
-def _die_with_parent() -> None:
-    """In the child (between fork and exec): ask for SIGKILL when the parent dies (Linux), so a
-    killed study never leaves training processes behind. Elsewhere a no-op.
-
-    Linux delivers it when the *thread* that forked the child exits; trials are launched from
-    the thread that watches them, which lives until the trial has ended. Python warns that
-    ``preexec_fn`` may deadlock when other threads hold locks the child needs; this function
-    only calls ``prctl`` through an already-loaded ctypes handle and takes no Python-level locks.
-    """
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _tail(path: Path, lines: int = 25) -> str:
@@ -96,6 +73,18 @@ class TrialTimings:
     seen_at: dict[int, float] = dataclasses.field(default_factory=dict)
 
 
+def _signal_group(proc: subprocess.Popen[bytes] | HostedProcess, sig: int) -> None:
+    """Send ``sig`` to the process group of one of the trial's processes (a warm trainer's only
+    while it runs this trial)."""
+    if isinstance(proc, HostedProcess):
+        proc.signal_group(sig)
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 class Trial(TrialRun):
     """A running (or finished) trial on the real OD API, in two subprocesses. Use
     :meth:`evaluations` to drive it.
@@ -113,16 +102,19 @@ class Trial(TrialRun):
     train_module = "tuner.odapi.train"
     eval_module = "tuner.odapi.evaluate"
 
-    def __init__(self, spec: TrialSpec) -> None:
+    def __init__(self, spec: TrialSpec, host: WarmHost | None = None) -> None:
         spec.validate()
         self.spec = spec
+        # A warm trainer (tuner.trial.host) for a one-process seeded trial: anything else starts
+        # its own processes (an unseeded trial must not inherit the global seed of the previous one).
+        self.host = host if spec.final_only and spec.seed is not None else None
         self.trial_dir = Path(spec.trial_dir)
         self.model_dir = self.trial_dir / MODEL_DIR
         self.log_dir = self.trial_dir / LOG_DIR
         self._outcome: TrialOutcome | None = None
         self.last_train_step = 0
         self.last_loss = math.nan
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._procs: dict[str, subprocess.Popen[bytes] | HostedProcess] = {}
         self._stop_reason: str | None = None
         self._first_failed: str | None = None
         self._lock = threading.Lock()
@@ -148,10 +140,7 @@ class Trial(TrialRun):
         procs = list(self._procs.values())
         for proc in procs:
             if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+                _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for proc in procs:
             try:
@@ -159,10 +148,7 @@ class Trial(TrialRun):
             except subprocess.TimeoutExpired:
                 pass
         for proc in procs:  # the group may outlive its leader: kill it whole either way
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _signal_group(proc, signal.SIGKILL)
             # Bounded waits only: stop() may run in a signal handler that interrupted another
             # thread inside Popen.poll(), and an unbounded wait would then block on its lock.
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -170,21 +156,15 @@ class Trial(TrialRun):
 
     # -- running ----------------------------------------------------------------------
     def _launch(self, name: str, module: str, args: list[str]) -> None:
-        env = dict(os.environ)
-        if self.spec.device is not None:
-            env["CUDA_VISIBLE_DEVICES"] = self.spec.device
-        if self.spec.threads:
-            env["OMP_NUM_THREADS"] = str(self.spec.threads)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        # Trainer and evaluator share the trial's GPU: without this each TF process would
-        # reserve nearly all of its memory and the second one would run out.
-        env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
-        env["PYTHONUNBUFFERED"] = "1"
+        if self.host is not None and module == Trial.train_module:  # the warm trainer runs this module's code
+            self._procs[name] = self.host.submit(args, self.log_dir / f"{name}.log")
+            return
         log = open(self.log_dir / f"{name}.log", "ab")
         try:
             self._procs[name] = subprocess.Popen(
                 [sys.executable, "-m", module, *args], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+                stdin=subprocess.DEVNULL, env=trial_env(self.spec.device, self.spec.threads),
+                start_new_session=True, preexec_fn=die_with_parent)
         finally:
             log.close()
 
