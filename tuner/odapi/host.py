@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     control = os.fdopen(os.dup(1), "w", buffering=1)  # replies: the stdout this process was started with
     quiet = os.open(os.devnull, os.O_WRONLY)
     _point_output_at(quiet)
+    from tuner import protocol
     from tuner.odapi import train
 
     request = _next_request()
@@ -75,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if served == 0:
                 train.start_process(args.threads)
             code = train.train(trial_args, hosted=True)
+            protocol.phase("returned")  # out of train_loop: its input pipeline torn down
         except SystemExit as exc:  # argparse
             code = exc.code if isinstance(exc.code, int) else 2
         except Exception:  # noqa: BLE001 - the trial crashed: its log gets the traceback, this process ends
