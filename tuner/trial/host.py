@@ -23,7 +23,7 @@ from pathlib import Path
 from tuner.trial.process import die_with_parent, on_lasting_thread
 
 #: Trials per warm process before it is replaced (TensorFlow's caches grow with every graph:
-#: measured +0.3-0.4 GB of peak memory per demo trial; bench/trial_overhead.py).
+#: about 310 MB per demo trial, linearly; bench/warm_memory.py). 4 bounds a slot at about 2.6 GB.
 MAX_TRIALS = 4
 _END = "HOST_END"
 
