@@ -99,8 +99,10 @@ def _one_trial(spec: dict, out: Path, seed: int, host: object) -> int:
     from tuner.protocol import read_phases
     from tuner.trial import Trial, TrialSpec
 
-    trial = Trial(TrialSpec(Path(spec["config"]).read_text(), out, spec["steps"], spec["every"],
-                            threads=spec["threads"], seed=seed), host=host)  # type: ignore[arg-type]
+    trial_spec = TrialSpec(Path(spec["config"]).read_text(), out, spec["steps"], spec["every"],
+                           threads=spec["threads"], seed=seed)
+    # the ``before`` tree's Trial takes no host: pass one only in warm mode
+    trial = Trial(trial_spec, host=host) if host is not None else Trial(trial_spec)  # type: ignore[arg-type]
     ckpt0_file = trial.model_dir / "ckpt-1.index"  # the step-0 checkpoint (retention deletes it at the end)
     seen: list[float] = []
 
