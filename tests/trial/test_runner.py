@@ -129,7 +129,7 @@ def test_a_trial_in_a_warm_process_trains_as_in_a_fresh_one(tmp_path, make_confi
     assert warm[1].outcome.best.metrics == fresh.outcome.best.metrics
     assert _losses(warm[1]) != _losses(warm[0])  # another config and seed: another run
     phases = read_phases((warm[1].log_dir / "train.log").read_text())
-    assert list(phases) == ["start", "imported", "trained", "eval_built", "exit"], phases
+    assert list(phases) == ["start", "imported", "trained", "eval_built", "exit", "returned"], phases
 
 
 # -- integration: stop, NaN, rejected config ---------------------------------------------
