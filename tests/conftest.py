@@ -41,12 +41,13 @@ SHARED_FIXTURE_FOLDERS = ("tflite", "report", "data_convert")
 #: first, so that the last unit to finish is a short one and neither worker idles at the end; the
 #: others follow in collection order.
 SLOWEST_FIRST = (
-    "tests/study/test_confirm_study.py", "tests/study/test_objectives_study.py", "tests/tflite",
-    "tests/bench/test_search_bench.py", "tests/study/test_pruning_study.py", "tests/study/test_resume.py",
-    "tests/study/test_anchors_study.py", "tests/report", "tests/study/test_postgres.py", "tests/odapi/test_seeding.py",
-    "tests/study/test_objective.py", "tests/study/test_budget_study.py", "tests/trial/test_runner.py",
-    "tests/test_data_pretrain.py", "tests/study/test_jobs.py", "tests/study/test_converted_study.py",
-    "tests/trial/test_cli.py", "tests/study/test_preflight_study.py", "tests/odapi/test_freeze.py",
+    "tests/study/test_confirm_study.py", "tests/trial/test_runner.py", "tests/tflite",
+    "tests/study/test_objectives_study.py", "tests/study/test_resume.py", "tests/bench/test_search_bench.py",
+    "tests/study/test_pruning_study.py", "tests/study/test_postgres.py", "tests/odapi/test_seeding.py",
+    "tests/study/test_anchors_study.py", "tests/report", "tests/study/test_budget_study.py",
+    "tests/test_data_pretrain.py", "tests/study/test_converted_study.py", "tests/study/test_jobs.py",
+    "tests/trial/test_cli.py", "tests/study/test_preflight_study.py", "tests/study/test_objective.py",
+    "tests/odapi/test_freeze.py",
 )
 
 
