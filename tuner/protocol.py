@@ -8,6 +8,8 @@
 * ``EVALUATOR_READY <unix time>`` on the evaluator's output once its start-up is done.
 * ``PHASE <name> <unix time> <process CPU seconds>`` on either process's output as it passes a
   phase (:func:`phase`; ``bench/trial_overhead.py`` reads them to say where a trial's time goes).
+* ``HOST_END <exit code>`` on a warm trainer's control output (``tuner.odapi.host``) once a
+  trial in it has ended; ``tuner.trial.host`` reads it.
 * Trainer exit codes: :data:`EXIT_CONFIG_REJECTED`, :data:`EXIT_OUT_OF_MEMORY`.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ DONE_MARKER = "DONE"
 READY_LINE = "EVALUATOR_READY"
 LEDGER = "checkpoints.jsonl"
 PHASE_LINE = "PHASE"
+HOST_END_LINE = "HOST_END"
 EXIT_CONFIG_REJECTED = 3
 EXIT_OUT_OF_MEMORY = 4
 # What the OD API's builders raise for a config they cannot build (model, input or optimizer).

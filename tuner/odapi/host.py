@@ -31,9 +31,6 @@ import sys
 import traceback
 from typing import Sequence
 
-END = "HOST_END"
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tuner.odapi.host")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for TF ops (0: TF decides)")
@@ -83,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
             code = 1
         _point_output_at(quiet)
-        print(f"{END} {code}", file=control)  # the trial is over: its result is written
+        print(f"{protocol.HOST_END_LINE} {code}", file=control)  # the trial is over: its result is written
         if code != 0 or served + 1 == args.max_trials:
             return 0
         import tensorflow as tf

@@ -12,7 +12,6 @@ one that has ended does nothing (the host lives on for the next trial).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,12 +19,12 @@ import threading
 import time
 from pathlib import Path
 
-from tuner.trial.process import die_with_parent, on_lasting_thread
+from tuner.protocol import HOST_END_LINE
+from tuner.trial.process import die_with_parent, on_lasting_thread, signal_group
 
 #: Trials per warm process before it is replaced (TensorFlow's caches grow with every graph:
 #: about 310 MB per demo trial, linearly; bench/warm_memory.py). 4 bounds a slot at about 2.6 GB.
 MAX_TRIALS = 4
-_END = "HOST_END"
 
 
 class HostedProcess:
@@ -66,10 +65,7 @@ class HostedProcess:
         """Kill the host's process group with ``sig`` while the trial runs; nothing once it has ended."""
         if self._ended.is_set():
             return
-        try:
-            os.killpg(self._proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        signal_group(self._proc.pid, sig)
 
 
 class WarmHost:
@@ -133,7 +129,7 @@ class WarmHost:
         assert proc.stdout is not None
         for raw in proc.stdout:
             parts = raw.decode(errors="replace").split()
-            if len(parts) == 2 and parts[0] == _END:
+            if len(parts) == 2 and parts[0] == HOST_END_LINE:
                 with self._lock:
                     handle = self._current if self._proc is proc else None
                     if parts[1] != "0":
@@ -155,10 +151,7 @@ class WarmHost:
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            signal_group(proc.pid, signal.SIGKILL)
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:

@@ -42,6 +42,14 @@ def die_with_parent() -> None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def signal_group(pgid: int, sig: int) -> None:
+    """Send ``sig`` to process group ``pgid``; a group that is gone (or no longer ours) is left be."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def trial_env(device: str | None, threads: int) -> dict[str, str]:
     """The environment of a trial's TensorFlow process: its device (``None``: inherited), its
     CPU threads (0: TensorFlow decides), TensorFlow's C++ log level, GPU memory growth."""

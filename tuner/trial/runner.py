@@ -38,7 +38,7 @@ from tuner.protocol import EXIT_CONFIG_REJECTED, EXIT_OUT_OF_MEMORY, read_ledger
 from tuner.outcome import Evaluation, FailureClass, Status, TrialOutcome
 from tuner.trial.base import TrialRun
 from tuner.trial.host import HostedProcess, WarmHost
-from tuner.trial.process import die_with_parent, trial_env
+from tuner.trial.process import die_with_parent, signal_group, trial_env
 from tuner.trial.spec import (CONFIG_FILE, LOG_DIR, MODEL_DIR, RESULT_FILE, SEED_LIMIT, TrialSpec,  # noqa: F401
                               TrialSpecError)  # (re-exported: tuner.trial's names)
 
@@ -79,10 +79,7 @@ def _signal_group(proc: subprocess.Popen[bytes] | HostedProcess, sig: int) -> No
     if isinstance(proc, HostedProcess):
         proc.signal_group(sig)
         return
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+    signal_group(proc.pid, sig)
 
 
 class Trial(TrialRun):
