@@ -128,7 +128,9 @@ def test_a_trial_in_a_warm_process_trains_as_in_a_fresh_one(tmp_path, make_confi
     assert _losses(warm[1]) == _losses(fresh) and len(_losses(fresh)) == 10
     assert warm[1].outcome.best.metrics == fresh.outcome.best.metrics
     assert _losses(warm[1]) != _losses(warm[0])  # another config and seed: another run
-    phases = read_phases((warm[1].log_dir / "train.log").read_text())
+    log = (warm[1].log_dir / "train.log").read_text()
+    assert "PREBUILT: " in log  # the variables made before the first step: one trace of it
+    phases = read_phases(log)
     assert list(phases) == ["start", "imported", "trained", "eval_built", "exit", "returned"], phases
 
 

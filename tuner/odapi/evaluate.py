@@ -61,8 +61,9 @@ def _checkpoint_number(path: str) -> int:
 
 
 class CheckpointEvaluator:
-    """The eval model, eval input and summary writer of one training run, built once; then
-    :meth:`evaluate` any of its checkpoints (restored into the same model).
+    """The eval model (its variables made at once: its eval step is traced once), eval input
+    and summary writer of one training run, built once; then :meth:`evaluate` any of its
+    checkpoints (restored into the same model).
 
     Call after ``import tuner.odapi`` (the compat shims) and after the thread settings.
 
@@ -77,6 +78,8 @@ class CheckpointEvaluator:
         from object_detection.builders import optimizer_builder
         from object_detection.utils import config_util
 
+        from tuner.odapi.prebuild import build_variables
+
         self.model_dir = model_dir
         configs = config_util.get_configs_from_pipeline_file(config)
         self.configs = config_util.merge_external_params_with_configs(configs, None,
@@ -86,9 +89,12 @@ class CheckpointEvaluator:
         with strategy.scope():
             self.model = model_lib_v2.MODEL_BUILD_UTIL_MAP["detection_model_fn_base"](
                 model_config=self.configs["model"], is_training=True)
-        self.eval_input = strategy.experimental_distribute_dataset(
-            inputs.eval_input(eval_config=self.eval_config, eval_input_config=self.configs["eval_input_configs"][0],
-                              model_config=self.configs["model"], model=self.model))
+            self.eval_input = strategy.experimental_distribute_dataset(
+                inputs.eval_input(eval_config=self.eval_config, eval_input_config=self.configs["eval_input_configs"][0],
+                                  model_config=self.configs["model"], model=self.model))
+            # The variables made now, so the eval step is traced once (tuner.odapi.prebuild);
+            # eager_eval_loop unpads the groundtruth too.
+            build_variables(self.model, self.eval_input, unpad_groundtruth_tensors=True)
         self.global_step = tf.compat.v2.Variable(0, trainable=False, dtype=tf.compat.v2.dtypes.int64)
         self.optimizer: Any
         self.optimizer, _ = optimizer_builder.build(self.configs["train_config"].optimizer,

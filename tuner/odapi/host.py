@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tuner import protocol
     from tuner.odapi import train
 
+    ended_trials: list[BaseException] = []
     request = _next_request()
     for served in range(args.max_trials):
         if request is None:
@@ -73,12 +74,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             if served == 0:
                 train.start_process(args.threads)
             code = train.train(trial_args, hosted=True)
-            protocol.phase("returned")  # out of train_loop: its input pipeline torn down
+        except train.Ended as ended:
+            # Its traceback holds train_loop's frames, and they the trial's input pipeline, whose
+            # teardown took 15-31 s (bench/warm_memory.py): kept until this process ends, by
+            # os._exit, so it never runs.
+            ended_trials.append(ended)
+            code = ended.code
         except SystemExit as exc:  # argparse
             code = exc.code if isinstance(exc.code, int) else 2
         except Exception:  # noqa: BLE001 - the trial crashed: its log gets the traceback, this process ends
             traceback.print_exc()
             code = 1
+        protocol.phase("returned")
         _point_output_at(quiet)
         print(f"{protocol.HOST_END_LINE} {code}", file=control)  # the trial is over: its result is written
         if code != 0 or served + 1 == args.max_trials:
@@ -92,4 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # no interpreter teardown: the trials' kept pipelines and graphs just go

@@ -10,6 +10,8 @@ settings the tuner relies on:
   checkpoint interval, so checkpoints land exactly on multiples of it and losses are logged often
   enough to catch a diverging run early; a short trial (up to :data:`SHORT_TRIAL` steps) runs one
   step per call, because ``model_lib_v2`` traces the train step twice when the loop is longer;
+* the model's variables and the optimizer's slots made before the first step
+  (:mod:`tuner.odapi.prebuild`), so the train step is traced once instead of twice;
 * ``train_config.update_trainable_variables`` / ``freeze_variables`` honoured as the TF1 trainer
   did (``model_lib_v2`` ignores them; :mod:`tuner.odapi.freeze`), with a ``FREEZE:`` log line;
 * with ``--seed S``: Python, NumPy and TensorFlow seeded before anything is built, and with
@@ -120,8 +122,10 @@ def train(args: argparse.Namespace, hosted: bool = False) -> int:
     """Train one trial (and with ``--evaluate-final`` evaluate its last checkpoint) in this
     process, prepared by :func:`start_process`; the exit code. Not ``hosted``: the process ends
     at the last checkpoint (``os._exit``); ``hosted`` (a warm trainer, :mod:`tuner.odapi.host`):
-    it returns, the next trial may follow in this process (its ``PHASE start`` line marks where
-    this trial's time and CPU begin)."""
+    the last checkpoint raises :class:`Ended` (its code: the trial's exit code) out of
+    ``train_loop``, whose frames it holds; the next trial may follow in this process (its
+    ``PHASE start`` line marks where this trial's time and CPU begin). Other endings return the
+    code."""
     if hosted:
         phase("start")
     if args.seed is not None:  # before the model and the input pipeline exist
@@ -134,15 +138,17 @@ def train(args: argparse.Namespace, hosted: bool = False) -> int:
     from object_detection.utils import config_util
 
     from tuner.odapi.freeze import FreezeError, TrainableFilter
+    from tuner.odapi.prebuild import TrainInputProbe
 
     phase("imported")
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_before = tf.train.latest_checkpoint(str(model_dir))
-    restore_save = _end_at_last_checkpoint(args, model_dir, hosted)
+    probe = TrainInputProbe()
+    restore_save = _patch_saves(args, model_dir, probe, hosted)
     try:
         train_config = config_util.get_configs_from_pipeline_file(args.config)["train_config"]
-        with TrainableFilter.from_train_config(train_config):
+        with TrainableFilter.from_train_config(train_config), probe:
             model_lib_v2.train_loop(
                 pipeline_config_path=args.config,
                 model_dir=str(model_dir),
@@ -152,13 +158,11 @@ def train(args: argparse.Namespace, hosted: bool = False) -> int:
                 num_steps_per_iteration=inner_steps(args.checkpoint_every, args.steps),
                 record_summaries=True,
             )
-    except Ended as ended:
-        return ended.code
     except tf.errors.ResourceExhaustedError as exc:
         print(f"OUT_OF_MEMORY: {exc}", file=sys.stderr, flush=True)
         return EXIT_OUT_OF_MEMORY
     except FreezeError as exc:
-        # Found when the first train step is traced, after the step-0 checkpoint: still the config.
+        # Found when the variables are made (before the step-0 checkpoint) or traced: still the config.
         print(f"CONFIG_REJECTED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return EXIT_CONFIG_REJECTED
     except (text_format.ParseError, *CONFIG_ERRORS) as exc:
@@ -185,12 +189,18 @@ def _finish(args: argparse.Namespace, model_dir: Path, checkpoint: str | None = 
     return code
 
 
-def _end_at_last_checkpoint(args: argparse.Namespace, model_dir: Path, hosted: bool = False) -> Callable[[], None]:
-    """Make the checkpoint of the last step end the training: once ``CheckpointManager.save`` has
-    written it, the training summaries are flushed, :func:`_finish` runs and the process exits at
-    once (``os._exit``; ``hosted``: :class:`Ended` is raised out of ``train_loop`` instead).
-    ``model_lib_v2.train_loop`` would otherwise tear down its input pipeline first, which took up
-    to 35 s with two trials on two cores (bench/trial_overhead.py) while nothing was left to do.
+def _patch_saves(args: argparse.Namespace, model_dir: Path, probe: Any, hosted: bool = False) -> Callable[[], None]:
+    """Patch ``CheckpointManager.save`` for the two moments the trainer acts at.
+
+    * The step-0 save (a fresh run: ``train_loop`` saves once before its first step, with every
+      part built): ``probe`` (:class:`tuner.odapi.prebuild.TrainInputProbe`) first makes the
+      model's variables and the optimizer's slots, so the first step is traced once.
+    * The save of the last step ends the training: once it is written, the training summaries are
+      flushed, :func:`_finish` runs and the process exits at once (``os._exit``; ``hosted``:
+      :class:`Ended` is raised out of ``train_loop`` instead). ``model_lib_v2.train_loop`` would
+      otherwise tear down its input pipeline first, which took up to 35 s with two trials on two
+      cores (bench/trial_overhead.py) while nothing was left to do.
+
     Returns the function that undoes the patch."""
     import tensorflow as tf
 
@@ -198,8 +208,14 @@ def _end_at_last_checkpoint(args: argparse.Namespace, model_dir: Path, hosted: b
 
     manager = tf.train.CheckpointManager
     original = manager.save
+    built: list[bool] = []
 
     def save(self: Any, *pos: Any, **kw: Any) -> Any:
+        if not built:
+            built.append(True)
+            ckpt = self.checkpoint
+            if int(ckpt.step) == 0:
+                probe.build(ckpt.optimizer)
         path = original(self, *pos, **kw)
         if path and checkpoint_step(path) == args.steps:
             tf.summary.flush()  # the default writer is the trainer's while train_loop runs

@@ -1,0 +1,83 @@
+"""tuner.odapi.prebuild: the model's variables and the optimizer's slots made before the first
+step, so that the OD API's train step is traced once (twice without), on the real OD API."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture()
+def parts(odapi, make_config, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A factory of fresh (model, dataset, optimizer, global step, train config, probe) of the demo
+    SSD on the tiny dataset, the dataset recorded by a TrainInputProbe as train_loop's is."""
+    import tuner.odapi  # noqa: F401  (compat shims)
+    import tensorflow as tf
+    from object_detection import inputs, model_lib_v2
+    from object_detection.builders import optimizer_builder
+    from object_detection.utils import config_util
+
+    from tuner.odapi.prebuild import TrainInputProbe
+
+    path = tmp_path / "pipeline.config"
+    path.write_text(make_config(10, batch_size=2))
+    configs = config_util.get_configs_from_pipeline_file(str(path))
+
+    def make() -> tuple[Any, ...]:
+        tf.keras.backend.clear_session()
+        model = model_lib_v2.MODEL_BUILD_UTIL_MAP["detection_model_fn_base"](model_config=configs["model"],
+                                                                             is_training=True)
+        with TrainInputProbe() as probe:
+            dataset = inputs.train_input(train_config=configs["train_config"],
+                                         train_input_config=configs["train_input_config"],
+                                         model_config=configs["model"], model=model)
+        step = tf.Variable(0, trainable=False, dtype=tf.int64)
+        optimizer, _ = optimizer_builder.build(configs["train_config"].optimizer, global_step=step)
+        return model, dataset, optimizer, step, configs["train_config"], probe
+
+    return make
+
+
+def _traces_of_one_step(model: Any, dataset: Any, optimizer: Any, step: Any, train_config: Any) -> int:
+    import tensorflow as tf
+    from object_detection import model_lib_v2
+
+    @tf.function
+    def train_step(features: Any, labels: Any) -> Any:
+        return model_lib_v2.eager_train_step(model, features, labels, train_config.unpad_groundtruth_tensors,
+                                             optimizer, training_step=step)
+
+    features, labels = next(iter(dataset))
+    train_step(features, labels)
+    return train_step.experimental_get_tracing_count()
+
+
+def _variables(model: Any, optimizer: Any, step: Any) -> set[Any]:
+    """The model's and the optimizer's variables, but the global step (the model keeps a
+    reference to the step it was last given)."""
+    return {v.ref() for v in [*model.variables, *optimizer.variables()]} - {step.ref()}
+
+
+def test_made_variables_leave_the_train_step_one_trace(parts, capsys) -> None:
+    model, dataset, optimizer, step, train_config, probe = parts()
+    assert probe.model is model and probe.dataset is dataset  # what train_input was given and made
+    assert probe.build(optimizer)
+    made = _variables(model, optimizer, step)
+    assert len(model.variables) > 100 and any("momentum" in v.deref().name for v in made)
+    assert "PREBUILT: " in capsys.readouterr().out
+    assert _traces_of_one_step(model, dataset, optimizer, step, train_config) == 1
+    assert _variables(model, optimizer, step) == made  # none made in the step
+
+
+def test_without_them_the_train_step_is_traced_twice(parts) -> None:
+    """The control: what the made variables save (TensorFlow traces a function again once its
+    first call has made variables)."""
+    model, dataset, optimizer, step, train_config, _probe = parts()
+    assert _traces_of_one_step(model, dataset, optimizer, step, train_config) == 2
+
+
+def test_a_probe_that_saw_no_train_input_builds_nothing() -> None:
+    from tuner.odapi.prebuild import TrainInputProbe
+
+    assert TrainInputProbe().build(optimizer=object()) is False

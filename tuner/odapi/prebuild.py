@@ -1,0 +1,101 @@
+"""A detection model's variables made before its first traced step, so the step is traced once.
+
+A ``tf.function`` that creates variables on its first call is traced twice: once creating them,
+once more without (TensorFlow's ``Function._initialize`` then ``_no_variable_creation_fn``).
+``model_lib_v2`` builds the detection model lazily, so the train step (forward, loss, gradients,
+the optimizer's slots) and the eval step (each evaluator builds a fresh model) were both traced
+twice. Measured on the demo model (one warm trainer alone, 60 steps, 2 cores, 2026-12-06): from
+the step-0 checkpoint to the first step 17.6 s, and 10.5 s with the variables made first
+(``bench/trial_overhead.py``, docs/benchmarks.md "One trace per step function").
+
+:func:`build_variables` runs the OD API's own loss computation once, eagerly (no trace), on one
+batch of the input, as ``model_lib_v2._ensure_model_is_built`` does inside a ``tf.function``: the
+model's variables are made (a checkpoint restore waiting for them, such as the fine-tune
+checkpoint's, assigns them as they are made) and nothing is trained: ``model._is_training`` and
+the Keras learning phase are off, so batch-norm statistics do not move. The train step sets both
+back on at every step. :func:`build_slots` makes the optimizer's slots for the variables it will
+train. A variable either misses is still made at the first call, traced twice, as before: this
+is a cost, never a correctness, matter.
+
+:class:`TrainInputProbe` records the model and the train input ``model_lib_v2.train_loop``
+builds (it patches ``object_detection.inputs.train_input`` while it is entered).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+#: The line the trainer prints once the variables are made (tests read it).
+LOG_PREFIX = "PREBUILT:"
+
+
+def build_variables(model: Any, dataset: Any, unpad_groundtruth_tensors: bool) -> None:
+    """Make ``model``'s variables: one eager loss computation on the first batch of a new
+    iterator of ``dataset`` (the iterators the caller already holds are not advanced).
+
+    Call in the distribution strategy's scope the model was built in."""
+    import tensorflow as tf
+    from object_detection import model_lib, model_lib_v2
+
+    features, labels = next(iter(dataset))
+    model._is_training = False  # noqa: SLF001 - as model_lib_v2._ensure_model_is_built
+    tf.keras.backend.set_learning_phase(False)
+    labels = model_lib.unstack_batch(labels, unpad_groundtruth_tensors=unpad_groundtruth_tensors)
+    model_lib_v2._compute_losses_and_predictions_dicts(model, features, labels, training_step=0)  # noqa: SLF001
+
+
+def build_slots(optimizer: Any, variables: list[Any]) -> None:
+    """Make ``optimizer``'s slots (and its step counter) for ``variables``, when it is a Keras
+    optimizer that can (``OptimizerV2._create_all_weights``; the newer Keras optimizers'
+    ``build``); other optimizers make them at the first step, as before."""
+    if hasattr(optimizer, "_create_all_weights"):
+        optimizer._create_all_weights(variables)  # noqa: SLF001
+    elif hasattr(optimizer, "build") and not getattr(optimizer, "built", True):
+        optimizer.build(variables)
+
+
+class TrainInputProbe:
+    """While entered, records the ``model`` and the dataset of each
+    ``object_detection.inputs.train_input`` call (``model_lib_v2.train_loop`` makes one).
+
+    :meth:`build` then makes the model's variables and the optimizer's slots from them, and
+    says so on stdout (a :data:`LOG_PREFIX` line)."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.dataset: Any = None
+        self.unpad_groundtruth_tensors = False
+        self._original: Any = None
+
+    def __enter__(self) -> "TrainInputProbe":
+        from object_detection import inputs
+
+        self._original = original = inputs.train_input
+
+        def train_input(*args: Any, **kwargs: Any) -> Any:
+            dataset = original(*args, **kwargs)
+            self.model = kwargs.get("model")
+            self.dataset = dataset
+            config = kwargs.get("train_config")
+            self.unpad_groundtruth_tensors = bool(config and config.unpad_groundtruth_tensors)
+            return dataset
+
+        inputs.train_input = train_input
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from object_detection import inputs
+
+        inputs.train_input = self._original
+
+    def build(self, optimizer: Any) -> bool:
+        """Make the recorded model's variables and ``optimizer``'s slots for its trainable
+        variables (as the train step reads them: a freeze filter applies); whether a model and
+        dataset were recorded."""
+        if self.model is None or self.dataset is None:
+            return False
+        build_variables(self.model, self.dataset, self.unpad_groundtruth_tensors)
+        build_slots(optimizer, list(self.model.trainable_variables))
+        made = getattr(optimizer, "variables", [])  # a method of OptimizerV2, a list of the newer ones
+        print(f"{LOG_PREFIX} {len(self.model.variables)} model variables and "
+              f"{len(made() if callable(made) else made)} optimizer variables made before the first step", flush=True)
+        return True
