@@ -11,15 +11,15 @@ setup:
 
 # A short real study on the generated demo data: the demo model fine-tuned from the bundled
 # pretrained checkpoint (as a user fine-tunes from a zoo checkpoint), trial 0 = the base config,
-# trial 1 = fitted anchors, then 6 variants from the fine-tuning space; the baseline and the best
-# trial are then trained once more with another seed (the confirmation). Two trials run at once
-# (--jobs 2: on 2 cores a trial keeps about one busy). The study does not prune at 200 steps, so
-# each trial evaluates its last checkpoint only, in its trainer's process (docs/usage/study.md,
-# "Evaluations"): 5 rounds of two trials (6 search trials took 7m12s on 2 cores, 2026-12-06). Running it again resumes the same study (nothing
-# finished is redone) and prints the summary.
+# trial 1 = fitted anchors, then 8 variants from the fine-tuning space; the baseline and the best
+# trial are then trained twice more each with other seeds (the confirmation: the pick's 2 fresh
+# runs against the baseline's 3). Two trials run at once (--jobs 2: on 2 cores a trial keeps about
+# one busy). The study does not prune at 200 steps, so each trial evaluates its last checkpoint
+# only, in its slot's warm trainer (docs/usage/study.md, "Evaluations"): 7 rounds of two trials.
+# Running it again resumes the same study (nothing finished is redone) and prints the summary.
 DEMO_ARGS ?= --base ssd_mobilenet_v2_shapes --fine-tune-checkpoint pipelines/checkpoints/shapes_pretrained/ckpt \
-	--space pipelines/spaces/ssd_finetune.yaml --study-name demo --run-dir runs/demo --n-trials 8 --steps 200 \
-	--seed 0 --confirm 1 --repeats 1 --jobs 2
+	--space pipelines/spaces/ssd_finetune.yaml --study-name demo --run-dir runs/demo --n-trials 10 --steps 200 \
+	--seed 0 --confirm 1 --repeats 2 --jobs 2
 demo: setup
 	$(PY) -m tuner.study $(DEMO_ARGS)
 

@@ -96,7 +96,6 @@ def one(spec: dict) -> int:
 
 
 def _one_trial(spec: dict, out: Path, seed: int, host: object) -> int:
-    from tuner.protocol import read_phases
     from tuner.trial import Trial, TrialSpec
 
     trial_spec = TrialSpec(Path(spec["config"]).read_text(), out, spec["steps"], spec["every"],
@@ -121,6 +120,8 @@ def _one_trial(spec: dict, out: Path, seed: int, host: object) -> int:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = usage.ru_utime + usage.ru_stime
     else:  # the warm trainer lives on: this trial's CPU from its own PHASE lines
+        from tuner.protocol import read_phases  # (not in the before tree, which runs no warm trainer)
+
         phases = read_phases((trial.log_dir / "train.log").read_text(errors="replace"))
         cpu = phases["exit"][1] - phases["start"][1] if {"exit", "start"} <= set(phases) else float("nan")
     Path(f"{out}.timing.json").write_text(json.dumps({

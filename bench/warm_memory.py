@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="odapi-warm-memory-"))
     text, _ = prepare_config("ssd_mobilenet_v2_shapes", None, None, None, steps=args.steps)
     base = cfgmod.loads(_absolute_data(text))
-    host = WarmHost(trial_env(None, 0), max_trials=args.trials)
+    # one more than it runs: a warm trainer exits at once after its last trial (os._exit), and
+    # the last trial's memory is read from the living process
+    host = WarmHost(trial_env(None, 0), max_trials=args.trials + 1)
     rows, ok = [], True
     started = time.strftime("%Y-%m-%d %H:%M")
     try:
