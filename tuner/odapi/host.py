@@ -12,8 +12,12 @@ bench/warm_memory.py, docs/benchmarks.md "Warm trainers"). This process pays the
   threads (:func:`tuner.odapi.train.start_process`), so that trial's log reads as a trainer
   process's;
 * it trains the trial (:func:`tuner.odapi.train.train` ``hosted``: the same code path as a
-  trainer process, ending at the last checkpoint), prints ``HOST_END <exit code>`` on its control
-  output (the stdout it was started with), then clears Keras' session and collects garbage;
+  trainer process, ending at the last checkpoint by raising :class:`tuner.odapi.train.Ended`),
+  prints ``HOST_END <exit code>`` on its control output (the stdout it was started with), then
+  clears Keras' session and collects garbage. The ended trial's traceback is kept: it holds
+  ``train_loop``'s frames and through them the trial's input pipeline, whose teardown took 15-31 s
+  (what a trainer process skips with ``os._exit``); this process ends by ``os._exit`` too, so that
+  teardown never runs;
 * it ends after a trial that did not exit 0 (its state is not trusted: the next trial gets a
   fresh process), after ``--max-trials`` trials (memory held by TensorFlow's caches grows with
   each graph: the process is recycled), or when stdin closes.
