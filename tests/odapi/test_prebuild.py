@@ -81,3 +81,24 @@ def test_a_probe_that_saw_no_train_input_builds_nothing() -> None:
     from tuner.odapi.prebuild import TrainInputProbe
 
     assert TrainInputProbe().build(optimizer=object()) is False
+
+
+def test_what_cannot_be_built_ahead_is_left_to_the_first_step(odapi, capsys) -> None:
+    """No error of the shortcut fails a trial: it is said in one line, and the step meets it where
+    it always did."""
+    import tuner.odapi  # noqa: F401  (compat shims)
+    from tuner.odapi.prebuild import TrainInputProbe, build_variables
+
+    class BrokenInput:
+        def __iter__(self) -> Any:
+            raise ValueError("cannot read this input\nsecond line")
+
+    assert build_variables(object(), BrokenInput(), unpad_groundtruth_tensors=False) == \
+        "ValueError: cannot read this input"
+    assert build_variables(object(), [], unpad_groundtruth_tensors=False) == "StopIteration: "
+
+    probe = TrainInputProbe()
+    probe.model, probe.dataset = object(), BrokenInput()
+    assert probe.build(optimizer=object()) is False
+    assert "PREBUILT: skipped (ValueError: cannot read this input); the first step makes the variables" \
+        in capsys.readouterr().out

@@ -94,7 +94,9 @@ class CheckpointEvaluator:
                                   model_config=self.configs["model"], model=self.model))
             # The variables made now, so the eval step is traced once (tuner.odapi.prebuild);
             # eager_eval_loop unpads the groundtruth too.
-            build_variables(self.model, self.eval_input, unpad_groundtruth_tensors=True)
+            failed = build_variables(self.model, self.eval_input, unpad_groundtruth_tensors=True)
+        if failed is not None:
+            print(f"PREBUILT: skipped ({failed}); the first evaluation makes the variables", flush=True)
         self.global_step = tf.compat.v2.Variable(0, trainable=False, dtype=tf.compat.v2.dtypes.int64)
         self.optimizer: Any
         self.optimizer, _ = optimizer_builder.build(self.configs["train_config"].optimizer,

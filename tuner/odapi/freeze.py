@@ -21,7 +21,8 @@ statistics are not trainable variables: they keep updating in training unless th
 
 The seam: while installed, ``DetectionModel.trainable_variables`` (the property
 ``eager_train_step`` reads after the forward pass, when every variable exists) returns the
-selection. It is computed on the first such read (inside the traced train step), printed once
+selection. It is computed on the first such read (when the trainer makes the optimizer's slots
+before the first step, :mod:`tuner.odapi.prebuild`; else inside the traced train step), printed once
 (``FREEZE: training N of M trainable variables, K frozen ...``) and checked: a pattern that
 matches no variable, or a selection that leaves nothing to train, is a config error
 (:class:`FreezeError`). TensorFlow wraps exceptions raised while tracing, so the filter records

@@ -14,8 +14,9 @@ model's variables are made (a checkpoint restore waiting for them, such as the f
 checkpoint's, assigns them as they are made) and nothing is trained: ``model._is_training`` and
 the Keras learning phase are off, so batch-norm statistics do not move. The train step sets both
 back on at every step. :func:`build_slots` makes the optimizer's slots for the variables it will
-train. A variable either misses is still made at the first call, traced twice, as before: this
-is a cost, never a correctness, matter.
+train. A variable either misses is still made at the first call, traced twice, as before, and
+an error while making them is said and left to the step (:func:`build_variables`): this is a
+cost, never a correctness, matter.
 
 :class:`TrainInputProbe` records the model and the train input ``model_lib_v2.train_loop``
 builds (it patches ``object_detection.inputs.train_input`` while it is entered).
@@ -28,19 +29,26 @@ from typing import Any
 LOG_PREFIX = "PREBUILT:"
 
 
-def build_variables(model: Any, dataset: Any, unpad_groundtruth_tensors: bool) -> None:
+def build_variables(model: Any, dataset: Any, unpad_groundtruth_tensors: bool) -> str | None:
     """Make ``model``'s variables: one eager loss computation on the first batch of a new
-    iterator of ``dataset`` (the iterators the caller already holds are not advanced).
+    iterator of ``dataset`` (the iterators the caller already holds are not advanced). ``None``
+    when done; else why not (``ExceptionType: message``), and the model is left to make them at
+    its first step, traced twice, as the OD API does: no error of this shortcut fails a trial
+    (an error of the model or the data is met again, where it was met before, in the step).
 
     Call in the distribution strategy's scope the model was built in."""
     import tensorflow as tf
     from object_detection import model_lib, model_lib_v2
 
-    features, labels = next(iter(dataset))
-    model._is_training = False  # noqa: SLF001 - as model_lib_v2._ensure_model_is_built
-    tf.keras.backend.set_learning_phase(False)
-    labels = model_lib.unstack_batch(labels, unpad_groundtruth_tensors=unpad_groundtruth_tensors)
-    model_lib_v2._compute_losses_and_predictions_dicts(model, features, labels, training_step=0)  # noqa: SLF001
+    try:
+        features, labels = next(iter(dataset))
+        model._is_training = False  # noqa: SLF001 - as model_lib_v2._ensure_model_is_built
+        tf.keras.backend.set_learning_phase(False)
+        labels = model_lib.unstack_batch(labels, unpad_groundtruth_tensors=unpad_groundtruth_tensors)
+        model_lib_v2._compute_losses_and_predictions_dicts(model, features, labels, training_step=0)  # noqa: SLF001
+    except Exception as exc:  # noqa: BLE001 - a cost, never a correctness, matter (docstring)
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return None
 
 
 def build_slots(optimizer: Any, variables: list[Any]) -> None:
@@ -89,11 +97,15 @@ class TrainInputProbe:
 
     def build(self, optimizer: Any) -> bool:
         """Make the recorded model's variables and ``optimizer``'s slots for its trainable
-        variables (as the train step reads them: a freeze filter applies); whether a model and
-        dataset were recorded."""
+        variables (as the train step reads them: a freeze filter applies, and its
+        :class:`tuner.odapi.freeze.FreezeError` propagates); whether they were made (not when no
+        model and dataset were recorded, or :func:`build_variables` could not: said on stdout)."""
         if self.model is None or self.dataset is None:
             return False
-        build_variables(self.model, self.dataset, self.unpad_groundtruth_tensors)
+        failed = build_variables(self.model, self.dataset, self.unpad_groundtruth_tensors)
+        if failed is not None:
+            print(f"{LOG_PREFIX} skipped ({failed}); the first step makes the variables", flush=True)
+            return False
         build_slots(optimizer, list(self.model.trainable_variables))
         made = getattr(optimizer, "variables", [])  # a method of OptimizerV2, a list of the newer ones
         print(f"{LOG_PREFIX} {len(self.model.variables)} model variables and "
