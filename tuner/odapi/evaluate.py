@@ -78,7 +78,7 @@ class CheckpointEvaluator:
         from object_detection.builders import optimizer_builder
         from object_detection.utils import config_util
 
-        from tuner.odapi.prebuild import build_variables
+        from tuner.odapi.prebuild import LOG_PREFIX, build_variables
 
         self.model_dir = model_dir
         configs = config_util.get_configs_from_pipeline_file(config)
@@ -96,7 +96,7 @@ class CheckpointEvaluator:
             # eager_eval_loop unpads the groundtruth too.
             failed = build_variables(self.model, self.eval_input, unpad_groundtruth_tensors=True)
         if failed is not None:
-            print(f"PREBUILT: skipped ({failed}); the first evaluation makes the variables", flush=True)
+            print(f"{LOG_PREFIX} skipped ({failed}); the first evaluation makes the variables", flush=True)
         self.global_step = tf.compat.v2.Variable(0, trainable=False, dtype=tf.compat.v2.dtypes.int64)
         self.optimizer: Any
         self.optimizer, _ = optimizer_builder.build(self.configs["train_config"].optimizer,

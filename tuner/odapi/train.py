@@ -208,14 +208,11 @@ def _patch_saves(args: argparse.Namespace, model_dir: Path, probe: Any, hosted: 
 
     manager = tf.train.CheckpointManager
     original = manager.save
-    built: list[bool] = []
 
     def save(self: Any, *pos: Any, **kw: Any) -> Any:
-        if not built:
-            built.append(True)
-            ckpt = self.checkpoint
-            if int(ckpt.step) == 0:
-                probe.build(ckpt.optimizer)
+        ckpt = self.checkpoint
+        if int(ckpt.step) == 0:  # only the step-0 save of a fresh run: later saves are at step >= 1
+            probe.build(ckpt.optimizer)
         path = original(self, *pos, **kw)
         if path and checkpoint_step(path) == args.steps:
             tf.summary.flush()  # the default writer is the trainer's while train_loop runs
