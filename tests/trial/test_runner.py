@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,6 +17,7 @@ from tuner import events
 from tuner.outcome import FailureClass, Status, TrialOutcome
 from tuner.protocol import read_ledger, read_phases
 from tuner.trial import RESULT_FILE, Trial, TrialSpec, TrialSpecError
+from tuner.trial.spec import CONFIG_FILE
 
 
 # -- integration: one shared trained trial ------------------------------------------------
@@ -85,6 +89,21 @@ def test_a_last_only_trial_trains_and_evaluates_in_one_process(tmp_path, make_co
     phases = read_phases(log)
     assert list(phases) == ["imported", "trained", "eval_built", "exit"], phases
     assert phases["imported"][0] <= phases["trained"][0] <= phases["exit"][0]
+    # The trained model was evaluated as it was, in memory; the evaluator process, restoring the
+    # same checkpoint into its own model, gives the same metrics and eval losses.
+    assert "EVALUATED step=10 checkpoint=ckpt-2 model=trained" in log
+    copy = tmp_path / "copy"
+    shutil.copytree(trial.model_dir, copy, ignore=shutil.ignore_patterns("eval"))
+    done = subprocess.run([sys.executable, "-m", "tuner.odapi.evaluate", "--config", str(trial.trial_dir / CONFIG_FILE),
+                           "--model-dir", str(copy), "--eval-every", "10", "--final-step", "10"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "EVALUATED step=10 checkpoint=ckpt-2 model=restored" in done.stdout, done.stderr
+    in_memory = events.group_by_step(events.read_scalars(trial.model_dir / "eval"))[10]
+    restored = events.group_by_step(events.read_scalars(copy / "eval"))[10]
+    assert set(events.COCO_TAGS) <= set(in_memory) and in_memory.keys() == restored.keys()
+    losses = [tag for tag in in_memory if tag.startswith("Loss/")]
+    assert losses and all(in_memory[tag] > 0 for tag in losses)
+    assert in_memory == pytest.approx(restored, rel=1e-5)
 
 
 def test_the_evaluator_reads_only_the_steps_asked_for(tmp_path, make_config) -> None:

@@ -61,9 +61,15 @@ def _checkpoint_number(path: str) -> int:
 
 
 class CheckpointEvaluator:
-    """The eval model (its variables made at once: its eval step is traced once), eval input
-    and summary writer of one training run, built once; then :meth:`evaluate` any of its
-    checkpoints (restored into the same model).
+    """The eval model, eval input and summary writer of one training run, built once; then
+    :meth:`evaluate` any of its checkpoints.
+
+    Without ``trained_model`` the evaluator builds its own model (its variables made at once: its
+    eval step is traced once) and restores each checkpoint into it. With it (the trainer's own
+    model, at the save of its last checkpoint: :func:`tuner.odapi.train.evaluate_final`) that
+    model is evaluated as it is, no second model built and nothing restored: its variables must
+    be the checkpoint's (the caller's contract). A config with ``use_moving_averages`` builds its
+    own model either way (the averages live in the checkpoint's optimizer slots).
 
     Call after ``import tuner.odapi`` (the compat shims) and after the thread settings.
 
@@ -72,73 +78,81 @@ class CheckpointEvaluator:
             input from the config.
     """
 
-    def __init__(self, config: str, model_dir: Path) -> None:
+    def __init__(self, config: str, model_dir: Path, trained_model: Any = None) -> None:
         import tensorflow as tf
         from object_detection import inputs, model_lib_v2
         from object_detection.builders import optimizer_builder
         from object_detection.utils import config_util
 
-        from tuner.odapi.prebuild import LOG_PREFIX, build_variables
+        from tuner.odapi.prebuild import build_variables, say_skipped
 
         self.model_dir = model_dir
         configs = config_util.get_configs_from_pipeline_file(config)
         self.configs = config_util.merge_external_params_with_configs(configs, None,
                                                                       kwargs_dict={"eval_num_epochs": 1})
         self.eval_config = self.configs["eval_config"]
+        self.restores = trained_model is None or self.eval_config.use_moving_averages
         strategy = tf.compat.v2.distribute.get_strategy()
         with strategy.scope():
-            self.model = model_lib_v2.MODEL_BUILD_UTIL_MAP["detection_model_fn_base"](
-                model_config=self.configs["model"], is_training=True)
+            self.model = (model_lib_v2.MODEL_BUILD_UTIL_MAP["detection_model_fn_base"](
+                model_config=self.configs["model"], is_training=True) if self.restores else trained_model)
             self.eval_input = strategy.experimental_distribute_dataset(
                 inputs.eval_input(eval_config=self.eval_config, eval_input_config=self.configs["eval_input_configs"][0],
                                   model_config=self.configs["model"], model=self.model))
             # The variables made now, so the eval step is traced once (tuner.odapi.prebuild);
             # eager_eval_loop unpads the groundtruth too.
-            failed = build_variables(self.model, self.eval_input, unpad_groundtruth_tensors=True)
+            failed = build_variables(self.model, self.eval_input, unpad_groundtruth_tensors=True) \
+                if self.restores else None
         if failed is not None:
-            print(f"{LOG_PREFIX} skipped ({failed}); the first evaluation makes the variables", flush=True)
+            say_skipped(failed, "the first evaluation")
         self.global_step = tf.compat.v2.Variable(0, trainable=False, dtype=tf.compat.v2.dtypes.int64)
-        self.optimizer: Any
-        self.optimizer, _ = optimizer_builder.build(self.configs["train_config"].optimizer,
-                                                    global_step=self.global_step)
+        self.optimizer: Any = None
+        if self.restores:
+            self.optimizer, _ = optimizer_builder.build(self.configs["train_config"].optimizer,
+                                                        global_step=self.global_step)
         # Always model_dir/eval, whatever the eval input's name (the OD API appends the name; the
         # trial reads this one directory).
         self.writer = tf.compat.v2.summary.create_file_writer(str(model_dir / "eval"))
 
     def evaluate(self, path: str, step: int) -> None:
-        """Evaluate checkpoint ``path`` (at ``step``): its metrics to ``model_dir/eval``, then a
-        ledger line (after the summaries are flushed: the trial relies on that order)."""
+        """Evaluate checkpoint ``path`` (at ``step``; with a trained model: that model, whose
+        variables are ``path``'s): its metrics to ``model_dir/eval``, then a ledger line (after the
+        summaries are flushed: the trial relies on that order)."""
         import tensorflow as tf
         from object_detection import model_lib_v2
 
         from tuner import protocol
 
         started = time.time()
-        ckpt = tf.compat.v2.train.Checkpoint(step=self.global_step, model=self.model, optimizer=self.optimizer)
-        if self.eval_config.use_moving_averages:
-            model_lib_v2._ensure_model_is_built(  # noqa: SLF001 (same as eval_continuously)
-                self.model, self.eval_input, self.eval_config.batch_size == 1)
-            self.optimizer.shadow_copy(self.model)
-        ckpt.restore(path).expect_partial()
-        if self.eval_config.use_moving_averages:
-            self.optimizer.swap_weights()
+        if self.restores:
+            ckpt = tf.compat.v2.train.Checkpoint(step=self.global_step, model=self.model, optimizer=self.optimizer)
+            if self.eval_config.use_moving_averages:
+                model_lib_v2._ensure_model_is_built(  # noqa: SLF001 (same as eval_continuously)
+                    self.model, self.eval_input, self.eval_config.batch_size == 1)
+                self.optimizer.shadow_copy(self.model)
+            ckpt.restore(path).expect_partial()
+            if self.eval_config.use_moving_averages:
+                self.optimizer.swap_weights()
+        else:
+            self.global_step.assign(step)  # the summaries' step, as a restore would set it
         with self.writer.as_default():
             model_lib_v2.eager_eval_loop(self.model, self.configs, self.eval_input, global_step=self.global_step)
         self.writer.flush()
         name = os.path.basename(path)
         protocol.append_ledger(self.model_dir, {"step": step, "checkpoint": name,
                                                 "seconds": round(time.time() - started, 2)})
-        print(f"EVALUATED step={step} checkpoint={name}", flush=True)
+        source = "restored" if self.restores else "trained"
+        print(f"EVALUATED step={step} checkpoint={name} model={source}", flush=True)
 
 
-def build_evaluator(config: str, model_dir: Path) -> CheckpointEvaluator | None:
-    """The evaluator of ``config``, or ``None`` when the OD API's builders reject the config
+def build_evaluator(config: str, model_dir: Path, trained_model: Any = None) -> CheckpointEvaluator | None:
+    """The evaluator of ``config`` (``trained_model``: see :class:`CheckpointEvaluator`), or ``None`` when the OD API's builders reject the config
     (said on stderr as ``CONFIG_REJECTED``: the caller exits ``EXIT_CONFIG_REJECTED``, the
     trainer's contract for a config at fault, before any evaluation)."""
     from tuner import protocol
 
     try:
-        return CheckpointEvaluator(config, model_dir)
+        return CheckpointEvaluator(config, model_dir, trained_model)
     except protocol.CONFIG_ERRORS as exc:
         print(f"CONFIG_REJECTED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return None

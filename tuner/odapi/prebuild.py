@@ -61,6 +61,13 @@ def build_slots(optimizer: Any, variables: list[Any]) -> None:
         optimizer.build(variables)
 
 
+def say_skipped(reason: str, where: str) -> None:
+    """Say on stdout (a :data:`LOG_PREFIX` line) that the variables could not be made ahead, why
+    (:func:`build_variables`' reason), and that ``where`` (the first step, the first evaluation)
+    makes them."""
+    print(f"{LOG_PREFIX} skipped ({reason}); {where} makes the variables", flush=True)
+
+
 class TrainInputProbe:
     """While entered, records the ``model`` and the dataset of each
     ``object_detection.inputs.train_input`` call (``model_lib_v2.train_loop`` makes one).
@@ -104,7 +111,7 @@ class TrainInputProbe:
             return False
         failed = build_variables(self.model, self.dataset, self.unpad_groundtruth_tensors)
         if failed is not None:
-            print(f"{LOG_PREFIX} skipped ({failed}); the first step makes the variables", flush=True)
+            say_skipped(failed, "the first step")
             return False
         build_slots(optimizer, list(self.model.trainable_variables))
         made = getattr(optimizer, "variables", [])  # a method of OptimizerV2, a list of the newer ones
