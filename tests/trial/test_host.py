@@ -9,14 +9,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from procutil import group_alive
+from procutil import group_alive, install_stand_in
 
 from tuner.outcome import FailureClass, Status
 from tuner.trial import Trial, TrialSpec
 from tuner.trial.host import WarmHost
 from tuner.trial.process import trial_env
-
-TESTS = Path(__file__).resolve().parents[1]
 
 #: The stand-in: the trial's config text names what it does (ok, crash, sleep).
 FAKE_HOST = textwrap.dedent('''
@@ -62,10 +60,7 @@ class FakeHost(WarmHost):
 
 @pytest.fixture()
 def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    mod_dir = tmp_path / "fakes"
-    mod_dir.mkdir()
-    (mod_dir / "fake_host.py").write_text(FAKE_HOST.format(tests=str(TESTS)))
-    monkeypatch.setenv("PYTHONPATH", str(mod_dir) + ":" + str(TESTS.parent))
+    install_stand_in(tmp_path, monkeypatch, "fake_host", FAKE_HOST)
     made = FakeHost(trial_env(None, 0), max_trials=3)
     yield made
     made.close()

@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from procutil import group_alive
+from procutil import group_alive, install_stand_in
 
 from tuner import events
 from tuner.outcome import FailureClass, Status
 from tuner.trial import Trial, TrialSpec, TrialSpecError
-
-TESTS = Path(__file__).resolve().parents[1]
 
 #: One module for both roles; behaviour comes from FAKE_TRAIN / FAKE_EVAL.
 FAKE = textwrap.dedent('''
@@ -75,10 +73,7 @@ FAKE = textwrap.dedent('''
 @pytest.fixture()
 def fake_trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Factory: a Trial whose processes are the stand-in, behaving as ``train`` / ``eval`` say."""
-    mod_dir = tmp_path / "fakes"
-    mod_dir.mkdir()
-    (mod_dir / "fake_odapi.py").write_text(FAKE.format(tests=str(TESTS)))
-    monkeypatch.setenv("PYTHONPATH", str(mod_dir) + ":" + str(TESTS.parent))
+    install_stand_in(tmp_path, monkeypatch, "fake_odapi", FAKE)
 
     class FakeTrial(Trial):
         train_module = "fake_odapi"
