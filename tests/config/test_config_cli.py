@@ -81,6 +81,19 @@ def test_add_and_remove(tmp_path: Path):
     assert not cfg.train_config.HasField("fine_tune_checkpoint")
 
 
+def test_an_edit_that_cannot_keep_the_layout_says_so(tmp_path: Path):
+    """The layout is kept where the edit maps onto the file's lines (no note); where it cannot (a
+    list of messages at the top level), the output is canonical and a note on stderr says so."""
+    src = tmp_path / "odd.config"
+    src.write_text("# lost\neval_input_reader: [{ shuffle: false }, { shuffle: true }]\n")
+    result = run("remove", src, "eval_input_reader[0]")
+    assert result.returncode == 0 and result.stdout == "eval_input_reader {\n  shuffle: true\n}\n"
+    note = result.stderr.splitlines()
+    assert len(note) == 1 and note[0].startswith(f"note: {src}: this edit cannot be written onto the file's own lines")
+    kept = run("set", ZOO, "train_config.batch_size=64")
+    assert kept.returncode == 0 and kept.stderr == "" and kept.stdout.count("\n") == ZOO.read_text().count("\n")
+
+
 def test_diff():
     result = run("diff", ZOO, SHAPES)
     assert result.returncode == 0

@@ -39,7 +39,7 @@ from tuner.config.diff import diff, format_diff
 from tuner.config.edits import dataset_files
 from tuner.config.errors import ConfigError
 from tuner.config.io import dumps, load, loads, read_text, write_text_atomic
-from tuner.config.textedit import render_edit
+from tuner.config.textedit import preserved, render_edit
 from tuner.config.lint import format_findings, has_errors, lint
 from tuner.config.paths import add_value, get_value, remove_value, set_value
 from tuner.config.plan import Dataset, EditPlan, apply_plan
@@ -71,10 +71,19 @@ def _load_text(path: str) -> tuple[str, Message]:
     return text, loads(text, source=path)
 
 
-def _write_or_print(original: str, before: Message, cfg: Message, out: str | None) -> None:
+def _rendered(original: str, before: Message, after: Message, source: str) -> str:
+    """:func:`tuner.config.textedit.render_edit`; when it cannot keep ``source``'s layout for this
+    edit (its text is canonical ``text_format``), a note on stderr says so, once."""
+    if not preserved(original, before, after):
+        print(f"note: {source}: this edit cannot be written onto the file's own lines, so the output is "
+              "canonical text (its comments and layout are not kept); every value is as edited", file=sys.stderr)
+    return render_edit(original, before, after)
+
+
+def _write_or_print(original: str, before: Message, cfg: Message, out: str | None, source: str) -> None:
     """Write ``cfg`` as ``original`` with only the changed fields' lines changed (comments, order and
-    layout kept: :func:`tuner.config.textedit.render_edit`), to ``out`` or stdout."""
-    text = render_edit(original, before, cfg)
+    layout kept: :func:`_rendered`), to ``out`` or stdout."""
+    text = _rendered(original, before, cfg, source)
     if out is None:
         sys.stdout.write(text)
     else:
@@ -176,7 +185,7 @@ def _edit(args: argparse.Namespace) -> None:
     cfg.CopyFrom(before)
     apply_plan(cfg, plan)
     text = format_diff(diff(before, cfg))  # before writing: a failure here leaves no file behind
-    _write_or_print(original, before, cfg, args.output)
+    _write_or_print(original, before, cfg, args.output, args.config)
     if text:
         print(text, file=sys.stdout if args.output is not None else sys.stderr)
 
@@ -198,7 +207,7 @@ def _lint(args: argparse.Namespace) -> int:
             result = apply_fixes(cfg, base_dir=args.base_dir, check_files=check_files, check_anchors=check_anchors)
             findings = list(result.remaining)
             if args.output is not None:
-                write_text_atomic(args.output, render_edit(original, cfg, result.config))
+                write_text_atomic(args.output, _rendered(original, cfg, result.config, args.config))
             label = "fixed" if args.output is not None else "would fix"
             for change in result.changes:
                 print(f"{label}: {change}")
@@ -224,7 +233,7 @@ def _run(args: argparse.Namespace) -> int:
                 add_value(cfg, path, value, switch=args.switch)
             else:
                 remove_value(cfg, edit)
-        _write_or_print(original, before, cfg, args.output)
+        _write_or_print(original, before, cfg, args.output, args.config)
     elif args.command == "edit":
         _edit(args)
     elif args.command == "diff":
