@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         m = result.manifest
         print(f"attached {len(m.artifacts)} files to trial {m.trial}; see them with: "
-              f"optuna-dashboard {redact(m.storage)} --artifact-dir {m.artifact_dir}")
+              f"optuna-dashboard {redact(m.storage)} --artifact-dir {Path(m.artifact_dir).resolve()}")
     return 0
 
 

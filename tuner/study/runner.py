@@ -255,7 +255,7 @@ def _finish(plan: StudyPlan, study: optuna.Study, interrupted: bool, out: TextIO
                              evaluated=plan.evaluation.steps_text())
     print("\n" + summary, file=out)
     test_lines = _test_split(plan, study, out) if plan.test_records and not interrupted else []
-    command = report.dashboard_command(info.storage, str(run_dir / dashboard.ARTIFACTS_DIR))
+    command = report.dashboard_command(info.storage, str((run_dir / dashboard.ARTIFACTS_DIR).resolve()))
     _notes(study, confirmation, summary, test_lines, run_dir, command)
     print(f"\ninspect it: {command}", file=out)
     print(f"curves of every trial: tensorboard --logdir {run_dir}", file=out)
