@@ -39,7 +39,7 @@ from tuner.config.diff import diff, format_diff
 from tuner.config.edits import dataset_files
 from tuner.config.errors import ConfigError
 from tuner.config.io import dumps, load, loads, read_text, write_text_atomic
-from tuner.config.textedit import preserved, render_edit
+from tuner.config.textedit import render_edit_kept
 from tuner.config.lint import format_findings, has_errors, lint
 from tuner.config.paths import add_value, get_value, remove_value, set_value
 from tuner.config.plan import Dataset, EditPlan, apply_plan
@@ -72,12 +72,13 @@ def _load_text(path: str) -> tuple[str, Message]:
 
 
 def _rendered(original: str, before: Message, after: Message, source: str) -> str:
-    """:func:`tuner.config.textedit.render_edit`; when it cannot keep ``source``'s layout for this
-    edit (its text is canonical ``text_format``), a note on stderr says so, once."""
-    if not preserved(original, before, after):
+    """:func:`tuner.config.textedit.render_edit`'s text; when it cannot keep ``source``'s layout
+    for this edit (its text is canonical ``text_format``), a note on stderr says so, once."""
+    text, kept = render_edit_kept(original, before, after)
+    if not kept:
         print(f"note: {source}: this edit cannot be written onto the file's own lines, so the output is "
               "canonical text (its comments and layout are not kept); every value is as edited", file=sys.stderr)
-    return render_edit(original, before, after)
+    return text
 
 
 def _write_or_print(original: str, before: Message, cfg: Message, out: str | None, source: str) -> None:

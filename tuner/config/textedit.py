@@ -28,7 +28,7 @@ from google.protobuf.message import Message
 from tuner.config._resolve import is_map
 from tuner.config._textlayout import Entry, Node, Unsupported, parse
 
-__all__ = ["render_edit", "preserved"]
+__all__ = ["render_edit", "render_edit_kept", "preserved"]
 
 @dataclasses.dataclass(order=True)
 class _Edit:
@@ -380,13 +380,19 @@ def render_edit(original: str, before: Message, after: Message) -> str:
         Text that parses to exactly ``after``: ``original`` itself when nothing changed; the
         canonical ``text_format`` text when the edit cannot be mapped onto ``original``.
     """
+    return render_edit_kept(original, before, after)[0]
+
+
+def render_edit_kept(original: str, before: Message, after: Message) -> tuple[str, bool]:
+    """:func:`render_edit`'s text, and whether it kept ``original``'s layout (False: it fell back
+    to canonical text), from one mapping of the edit."""
     if before == after:
-        return original
+        return original, True
     mapped = _mapped(original, before, after)
-    return mapped if mapped is not None else text_format.MessageToString(after)
+    return (mapped, True) if mapped is not None else (text_format.MessageToString(after), False)
 
 
 def preserved(original: str, before: Message, after: Message) -> bool:
-    """Whether :func:`render_edit` keeps ``original``'s layout for this edit (for tests and
-    messages: False means it fell back to canonical text)."""
-    return before == after or _mapped(original, before, after) is not None
+    """Whether :func:`render_edit` keeps ``original``'s layout for this edit (for tests: False
+    means it fell back to canonical text)."""
+    return render_edit_kept(original, before, after)[1]
