@@ -146,9 +146,10 @@ class CheckpointEvaluator:
 
 
 def build_evaluator(config: str, model_dir: Path, trained_model: Any = None) -> CheckpointEvaluator | None:
-    """The evaluator of ``config`` (``trained_model``: see :class:`CheckpointEvaluator`), or ``None`` when the OD API's builders reject the config
-    (said on stderr as ``CONFIG_REJECTED``: the caller exits ``EXIT_CONFIG_REJECTED``, the
-    trainer's contract for a config at fault, before any evaluation)."""
+    """The evaluator of ``config`` (``trained_model``: see :class:`CheckpointEvaluator`), or
+    ``None`` when the OD API's builders reject the config (said on stderr as ``CONFIG_REJECTED``:
+    the caller exits ``EXIT_CONFIG_REJECTED``, the trainer's contract for a config at fault, before
+    any evaluation)."""
     from tuner import protocol
 
     try:

@@ -198,8 +198,9 @@ def _patch_saves(args: argparse.Namespace, model_dir: Path, probe: Any, hosted: 
       model's variables and the optimizer's slots, so the first step is traced once.
     * The save of the last step ends the training: once it is written, the training summaries are
       flushed, :func:`_finish` runs (with ``--evaluate-final`` it evaluates the trained model as it
-      is: the checkpoint just written holds its variables) and the process exits at once (``os._exit``; ``hosted``:
-      :class:`Ended` is raised out of ``train_loop`` instead). ``model_lib_v2.train_loop`` would
+      is: the checkpoint just written holds its variables) and the process exits at once
+      (``os._exit``; ``hosted``: :class:`Ended` is raised out of ``train_loop`` instead).
+      ``model_lib_v2.train_loop`` would
       otherwise tear down its input pipeline first, which took up to 35 s with two trials on two
       cores (bench/trial_overhead.py) while nothing was left to do.
 
