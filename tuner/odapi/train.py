@@ -96,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def start_process(threads: int) -> None:
     """What a trainer process does once, before its first trial: the compat shims, TensorFlow's
-    CPU threads, the imports, and training summaries flushed every 2 s (TF's default is 120 s:
+    CPU threads, the imports, the steps traced without autograph (:mod:`tuner.odapi.tracing`),
+    and training summaries flushed every 2 s (TF's default is 120 s:
     the trial watches the loss in them to stop a diverging run, and shows the step)."""
     import tuner.odapi  # noqa: F401  (applies the compat shims)
 
@@ -104,6 +105,9 @@ def start_process(threads: int) -> None:
     import tensorflow as tf
     from object_detection import model_lib_v2  # noqa: F401
 
+    from tuner.odapi.tracing import trace_without_autograph
+
+    trace_without_autograph()  # the train and eval steps traced as plain Python
     create_file_writer = tf.compat.v2.summary.create_file_writer
     tf.compat.v2.summary.create_file_writer = functools.partial(create_file_writer, flush_millis=2000)
 
