@@ -113,7 +113,7 @@ def test_the_demo_ssd_losses_are_the_same_without_autograph(parts, capsys) -> No
 
     def losses(features: Any, labels: Any) -> Any:
         labels = model_lib.unstack_batch(labels, unpad_groundtruth_tensors=train_config.unpad_groundtruth_tensors)
-        return model_lib_v2._compute_losses_and_predictions_dicts(model, features, labels)[0]  # noqa: SLF001
+        return model_lib_v2._compute_losses_and_predictions_dicts(model, features, labels)[0]
 
     plain = {k: v.numpy() for k, v in plain_function(losses)(features, labels).items()}
     converted = {k: v.numpy() for k, v in tf.function(losses)(features, labels).items()}
