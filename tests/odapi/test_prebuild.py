@@ -69,3 +69,39 @@ def test_what_cannot_be_built_ahead_is_left_to_the_first_step(odapi, capsys) -> 
     assert probe.build(optimizer=object()) is False
     assert "PREBUILT: skipped (ValueError: cannot read this input); the first step makes the variables" \
         in capsys.readouterr().out
+
+
+def test_the_od_api_builds_a_fine_tuned_model_eagerly(parts, monkeypatch, capsys) -> None:
+    """build_eagerly: the OD API's _ensure_model_is_built (run before a fine-tune checkpoint is
+    restored) makes the variables without its tf.function; the probe then leaves them as they are
+    and the train step is still traced once."""
+    from object_detection import model_lib_v2
+
+    from tuner.odapi.prebuild import build_eagerly
+
+    traced_calls: list[object] = []
+    monkeypatch.setattr(model_lib_v2, "_ensure_model_is_built", lambda *a: traced_calls.append(a))
+    build_eagerly()
+    build_eagerly()  # idempotent: one wrapper
+    model, dataset, optimizer, step, train_config, probe = parts()
+    model_lib_v2._ensure_model_is_built(model, dataset, train_config.unpad_groundtruth_tensors)
+    assert traced_calls == [] and len(model.variables) > 100
+    made = {v.ref() for v in model.variables}
+    assert probe.build(optimizer)
+    assert {v.ref() for v in model.variables} == made  # not made again
+    assert "skipped" not in capsys.readouterr().out
+    assert _traces_of_one_step(model, dataset, optimizer, step, train_config) == 1
+
+
+def test_what_the_eager_build_cannot_do_the_od_api_does_as_before(odapi, monkeypatch, capsys) -> None:
+    from object_detection import model_lib_v2
+
+    from tuner.odapi.prebuild import build_eagerly
+
+    traced_calls: list[tuple[object, ...]] = []
+    monkeypatch.setattr(model_lib_v2, "_ensure_model_is_built", lambda *a: traced_calls.append(a))
+    build_eagerly()
+    model_lib_v2._ensure_model_is_built("model", [], True)  # no batch to build from
+    assert traced_calls == [("model", [], True)]
+    assert "PREBUILT: skipped (StopIteration: ); the OD API's traced computation makes the variables" \
+        in capsys.readouterr().out

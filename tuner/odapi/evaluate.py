@@ -176,9 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tensorflow as tf
     from object_detection import model_lib_v2  # noqa: F401  (imported here: the "imported" phase)
 
-    from tuner.odapi.tracing import trace_without_autograph
+    from tuner.odapi import tracing
 
-    trace_without_autograph()  # the eval step traced as plain Python, as in the trainer
+    tracing.apply()  # the eval step traced as plain Python, as in the trainer
 
     protocol.phase("imported")
 

@@ -83,3 +83,12 @@ def trace_without_autograph() -> None:
 
     if not isinstance(model_lib_v2.tf, _CompatV1):
         model_lib_v2.tf = _CompatV1(model_lib_v2.tf, plain_function)
+
+
+def apply() -> None:
+    """What the trainer and the evaluator process do once, after importing the OD API:
+    :func:`trace_without_autograph` and :func:`tuner.odapi.prebuild.build_eagerly`."""
+    from tuner.odapi.prebuild import build_eagerly
+
+    trace_without_autograph()
+    build_eagerly()

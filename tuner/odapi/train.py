@@ -105,9 +105,9 @@ def start_process(threads: int) -> None:
     import tensorflow as tf
     from object_detection import model_lib_v2  # noqa: F401
 
-    from tuner.odapi.tracing import trace_without_autograph
+    from tuner.odapi import tracing
 
-    trace_without_autograph()  # the train and eval steps traced as plain Python
+    tracing.apply()  # the train and eval steps traced once each, as plain Python
     create_file_writer = tf.compat.v2.summary.create_file_writer
     tf.compat.v2.summary.create_file_writer = functools.partial(create_file_writer, flush_millis=2000)
 
