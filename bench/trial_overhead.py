@@ -1,6 +1,7 @@
 """Where a trial's time goes, and how much of it is training steps: before and after, side by side.
 
-Runs the demo config on the demo dataset, ``--jobs`` trials at once (as ``make demo`` runs them),
+Runs the demo config on the demo dataset, fine-tuned from the demo's checkpoint (``--fine-tune-checkpoint``),
+``--jobs`` trials at once (as ``make demo`` runs them),
 for each ``--shapes`` step count and each mode, all in one run on this machine:
 
 * ``before``: the code of ``--before REV`` (default: the commit before issue 26's changes), run
@@ -48,6 +49,8 @@ MODES = ("before", "every-100", "last-only", "warm")
 WARM_TRIALS = 4
 #: The last commit before issue 26's changes (evaluation plan, one-process trials, one step per call).
 BEFORE_REV = "9bc4f28"
+#: What ``make demo`` fine-tunes from (``--fine-tune-checkpoint``).
+DEMO_CHECKPOINT = REPO / "pipelines" / "checkpoints" / "shapes_pretrained" / "ckpt"
 #: Put first on a ``before`` trial's PYTHONPATH: drops the editable install's finder, so the
 #: worktree's ``tuner`` is imported instead of this tree's.
 _SITECUSTOMIZE = ("import sys\nsys.meta_path[:] = [f for f in sys.meta_path "
@@ -220,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="trials at once (default %(default)s)")
     parser.add_argument("--modes", default=",".join(MODES), help=f"of {', '.join(MODES)}")
     parser.add_argument("--before", default=BEFORE_REV, help="the commit 'before' runs (default %(default)s)")
+    parser.add_argument("--fine-tune-checkpoint", default=str(DEMO_CHECKPOINT),
+                        help="the checkpoint the trials fine-tune from, as the demo's do (default: the demo's; "
+                             "'none': from scratch, as this bench ran before 2026-12-07 07:00)")
     parser.add_argument("--out", help="directory for the trials (default: a temporary one)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -238,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%d %H:%M")
     try:
         for steps in (int(s) for s in args.shapes.split(",")):
-            config_text, _note = prepare_config("ssd_mobilenet_v2_shapes", None, None, None, steps=steps)
+            checkpoint = None if args.fine_tune_checkpoint == "none" else args.fine_tune_checkpoint
+            config_text, _note = prepare_config("ssd_mobilenet_v2_shapes", None, None, None, steps=steps,
+                                                fine_tune_checkpoint=checkpoint)
             config = out / f"demo-{steps}.config"
             config.write_text(_absolute_data(config_text))
             for mode in modes:
@@ -251,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         if before is not None:  # the worktree goes; its trials stay in --out
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(before[0])], check=False)
     print(f"\nwhere a trial's wall time goes (seconds; {args.jobs} trials at once, {os.cpu_count()} cores, demo data, "
-          f"{started}; before = {args.before})")
+          f"fine-tuned from {args.fine_tune_checkpoint}, {started}; before = {args.before})")
     header = ("steps", "mode", "wall", "imports", "build", "tracing", "steps'", "evals during", "after training",
               "final eval", "on steps", "CPU", "mAP")
     rows = [(str(s.steps), s.mode, f"{s.wall:.0f}", f"{s.imports:.1f}" if s.imports is not None else "-",
