@@ -1,8 +1,9 @@
 """A warm trainer: ``python -m tuner.odapi.host`` trains one trial after another in one process.
 
 A one-process trial (:mod:`tuner.odapi.train` with ``--evaluate-final``) pays TensorFlow's and the
-OD API's imports and autograph's conversion of the OD API's functions at every start (one slot alone, 20-step
-demo trials: 64 s for the first trial of a process, 37-43 s for most of the next ones;
+OD API's imports at every start (and, before the steps were traced without autograph,
+:mod:`tuner.odapi.tracing`, autograph's conversion of the OD API's functions; one slot alone,
+20-step demo trials then: 64 s for the first trial of a process, 37-43 s for most of the next ones;
 bench/warm_memory.py, docs/benchmarks.md "Warm trainers"). This process pays them once per slot:
 
 * it reads one request per line on stdin, a JSON object ``{"argv": [...], "log": PATH}``: the

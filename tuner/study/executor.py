@@ -169,8 +169,8 @@ class LocalExecutor(Executor):
     each run by ``runner`` (default: :class:`tuner.trial.Trial`, the OD API in subprocesses).
 
     With the default runner and ``warm``, a seeded trial that evaluates its last checkpoint only
-    trains in a warm trainer process kept between trials (:mod:`tuner.trial.host`: TensorFlow,
-    the OD API and autograph's conversions paid once per process, not per trial; one process per
+    trains in a warm trainer process kept between trials (:mod:`tuner.trial.host`: TensorFlow's
+    and the OD API's imports paid once per process, not per trial; one process per
     device slot, replaced every :data:`tuner.trial.host.MAX_TRIALS` trials); :meth:`close` ends them.
     """
 
