@@ -37,12 +37,15 @@ LOG_PREFIX = "PREBUILT:"
 
 def build_variables(model: Any, dataset: Any, unpad_groundtruth_tensors: bool) -> str | None:
     """Make ``model``'s variables: one eager loss computation on the first batch of a new
-    iterator of ``dataset`` (the iterators the caller already holds are not advanced). ``None``
+    iterator of ``dataset`` (the iterators the caller already holds are not advanced); nothing
+    when the model has them already (a fine-tune restore's build made them). ``None``
     when done; else why not (``ExceptionType: message``), and the model is left to make them at
     its first step, traced twice, as the OD API does: no error of this shortcut fails a trial
     (an error of the model or the data is met again, where it was met before, in the step).
 
     Call in the distribution strategy's scope the model was built in."""
+    if _has_variables(model):
+        return None
     import tensorflow as tf
     from object_detection import model_lib, model_lib_v2
 
@@ -144,9 +147,7 @@ class TrainInputProbe:
         model and dataset were recorded, or :func:`build_variables` could not: said on stdout)."""
         if self.model is None or self.dataset is None:
             return False
-        # A fine-tune checkpoint's restore made them already (its _ensure_model_is_built).
-        failed = None if _has_variables(self.model) else build_variables(self.model, self.dataset,
-                                                                         self.unpad_groundtruth_tensors)
+        failed = build_variables(self.model, self.dataset, self.unpad_groundtruth_tensors)
         if failed is not None:
             say_skipped(failed, "the first step")
             return False
