@@ -175,10 +175,13 @@ def _before_tree(rev: str, work: Path) -> tuple[Path, str]:
     return tree, f"{site}:{tree}"
 
 
-def run_round(config: Path, steps: int, mode: str, jobs: int, out: Path, before: tuple[Path, str] | None) -> float:
-    """``jobs`` trials of one shape and mode at once, each in its own supervisor process; the
-    round's wall time."""
-    threads = max(1, (os.cpu_count() or 2) // jobs) if jobs > 1 else 0
+def run_round(config: Path, steps: int, mode: str, jobs: int, out: Path, before: tuple[Path, str] | None,
+              threads: int | None = None) -> float:
+    """``jobs`` trials of one shape and mode at once, each in its own supervisor process, each
+    with ``threads`` CPU threads (``None``: the cores shared out, as a study does); the round's
+    wall time."""
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 2) // jobs) if jobs > 1 else 0
     env = dict(os.environ)
     cwd = REPO
     if mode == "before":
@@ -226,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fine-tune-checkpoint", default=str(DEMO_CHECKPOINT),
                         help="the checkpoint the trials fine-tune from, as the demo's do (default: the demo's; "
                              "'none': from scratch, as this bench ran before 2026-12-07 07:00)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads per trial (default: the cores shared out among --jobs, as a study does)")
     parser.add_argument("--out", help="directory for the trials (default: a temporary one)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -251,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             config.write_text(_absolute_data(config_text))
             for mode in modes:
                 print(f"{steps} steps, {mode}: {args.jobs} trial(s) at once ...", flush=True)
-                rounds[(steps, mode)] = run_round(config, steps, mode, args.jobs, out, before)
+                rounds[(steps, mode)] = run_round(config, steps, mode, args.jobs, out, before, args.threads)
                 names = [f"{steps}-{mode}-{i}" + (f"-{k}" if mode == "warm" else "") for i in range(args.jobs)
                          for k in range(WARM_TRIALS if mode == "warm" else 1)]
                 splits += [measure(out / name, mode, steps) for name in names]
