@@ -12,7 +12,8 @@ import pytest
 
 #: Builds the OD API's own training input (inputs.train_input: decoding, random_horizontal_flip,
 #: shuffle, batching) twice with the same seed and once with another, under op determinism, and
-#: prints one digest per build. argv: config path, "shim" or "no-shim".
+#: prints one digest per build. argv: config path, "no-shim", "shim" (legacy functions seeded) or
+#: "shim+crops" (and the crops).
 PIPELINE = r'''
 import hashlib, sys
 import tuner.odapi  # compat shims
@@ -23,14 +24,16 @@ from tuner.odapi import seeding
 
 configs = config_util.get_configs_from_pipeline_file(sys.argv[1])
 tf.config.experimental.enable_op_determinism()
-if sys.argv[2] == "shim":
+if sys.argv[2] != "no-shim":
     seeding.seed_legacy_functions()
+if sys.argv[2] == "shim+crops":
+    seeding.seed_random_crops()
 
 def digest(seed):
     tf.keras.utils.set_random_seed(seed)  # also resets the operation-seed counter
     try:
         dataset = inputs.train_input(configs["train_config"], configs["train_input_config"], configs["model"])
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         return "error: " + str(exc).strip().splitlines()[-1]
     h = hashlib.sha256()
     for features, labels in dataset.take(3):
@@ -70,6 +73,56 @@ def test_with_the_shim_the_same_seed_gives_the_same_batches_and_another_seed_oth
     assert not same.startswith("error"), same
     assert same == again
     assert other != same
+
+
+@pytest.fixture(scope="module")
+def crop_config(tmp_path_factory, make_config) -> Path:
+    """The tiny config with the OD API's two crops (sample_distorted_bounding_box) as augmentations."""
+
+    def crops(cfg) -> None:  # type: ignore[no-untyped-def]
+        for name in ("ssd_random_crop", "random_crop_image"):
+            getattr(cfg.train_config.data_augmentation_options.add(), name).SetInParent()
+
+    path = tmp_path_factory.mktemp("seeding") / "crops.config"
+    path.write_text(make_config(10, edit=crops))
+    return path
+
+
+def test_the_od_api_crops_are_unseeded_without_the_crop_shim(crop_config) -> None:
+    """sample_distorted_bounding_box (v1) never reads the global seed: under op determinism it refuses."""
+    digests = _pipeline_digests(crop_config, "shim")
+    assert all(d.startswith("error: ") and 'requires "seed" or "seed2"' in d for d in digests), digests
+
+
+def test_with_the_crop_shim_the_same_seed_gives_the_same_crops_and_another_seed_others(crop_config) -> None:
+    same, again, other = _pipeline_digests(crop_config, "shim+crops")
+    assert not same.startswith("error"), same
+    assert same == again
+    assert other != same
+
+
+def test_the_crop_shim_is_idempotent_and_seeds_only_under_a_global_seed(odapi) -> None:
+    code = r'''
+import tensorflow as tf
+import tuner.odapi
+from object_detection.core import preprocessor
+from tuner.odapi import seeding
+first, second = seeding.seed_random_crops(), seeding.seed_random_crops()
+view = preprocessor.tf.image.sample_distorted_bounding_box
+real = tf.compat.v1.image.sample_distorted_bounding_box
+seeds = []
+def spy(*args, seed=None, seed2=None, **kwargs):
+    seeds.append((seed, seed2))
+seeded = seeding._seeded(spy)
+seeded(1, 2)
+tf.random.set_seed(42)
+seeded(1, 2)
+seeded(1, 2, seed=7)
+print(first, second, view.__wrapped__ is real, real is not view, seeds[0], seeds[1][0], seeds[2])
+'''
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "True False True True (None, None) 42 (7, None)"
 
 
 def test_the_shim_is_idempotent_and_changes_nothing_without_a_global_seed(odapi) -> None:

@@ -29,7 +29,6 @@ three seeded 30-step fine-tuning trials with op determinism, 2 cores, 2026-12-07
 from __future__ import annotations
 
 import functools
-import types
 from typing import Any, Callable
 
 #: The line a step that needed autograph prints (tests and users read it in the trial's log).
@@ -72,27 +71,16 @@ def plain_function(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     return call
 
 
-class _CompatV1(types.ModuleType):
-    """``tensorflow.compat.v1`` as one module sees it: every name is the real module's, except
-    ``function``."""
-
-    def __init__(self, real: types.ModuleType, function: Callable[..., Any]) -> None:
-        super().__init__(real.__name__, real.__doc__)
-        self._real = real
-        self.function = function
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-
 def trace_without_autograph() -> None:
     """Make ``object_detection.model_lib_v2`` trace its steps with :func:`plain_function` (its
     ``tf``, ``tensorflow.compat.v1``, is replaced by a view whose ``function`` is that one; the
     module ``tensorflow.compat.v1`` itself is not changed). Idempotent."""
     from object_detection import model_lib_v2
 
-    if not isinstance(model_lib_v2.tf, _CompatV1):
-        model_lib_v2.tf = _CompatV1(model_lib_v2.tf, plain_function)
+    from tuner.odapi.moduleview import ModuleView
+
+    if not isinstance(model_lib_v2.tf, ModuleView):
+        model_lib_v2.tf = ModuleView(model_lib_v2.tf, function=plain_function)
 
 
 def _plain_build(build: Callable[..., Any]) -> Callable[..., Any]:

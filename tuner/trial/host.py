@@ -23,7 +23,8 @@ from tuner.protocol import HOST_END_LINE
 from tuner.trial.process import die_with_parent, on_lasting_thread, signal_group
 
 #: Trials per warm process before it is replaced (TensorFlow's caches grow with every graph:
-#: about 310 MB per demo trial, linearly; bench/warm_memory.py). 4 bounds a slot at about 2.6 GB.
+#: about 190 MB per demo trial, linearly, since the input pipelines are traced without autograph,
+#: 310 MB before; bench/warm_memory.py). 4 bounds a slot at about 2.0 GB.
 MAX_TRIALS = 4
 
 
