@@ -61,20 +61,6 @@ def pipeline_config(tmp_path_factory, make_config) -> Path:
     return path
 
 
-def test_the_od_api_augmentation_is_unseeded_without_the_legacy_function_shim(pipeline_config) -> None:
-    """Its maps are legacy (Defun) functions, whose graphs never get the global seed: under op
-    determinism their random ops refuse to run."""
-    digests = _pipeline_digests(pipeline_config, "no-shim")
-    assert all(d.startswith("error: ") and "Random ops require a seed" in d for d in digests), digests
-
-
-def test_with_the_shim_the_same_seed_gives_the_same_batches_and_another_seed_others(pipeline_config) -> None:
-    same, again, other = _pipeline_digests(pipeline_config, "shim")
-    assert not same.startswith("error"), same
-    assert same == again
-    assert other != same
-
-
 @pytest.fixture(scope="module")
 def crop_config(tmp_path_factory, make_config) -> Path:
     """The tiny config with the OD API's two crops (sample_distorted_bounding_box) as augmentations."""
@@ -88,14 +74,21 @@ def crop_config(tmp_path_factory, make_config) -> Path:
     return path
 
 
-def test_the_od_api_crops_are_unseeded_without_the_crop_shim(crop_config) -> None:
-    """sample_distorted_bounding_box (v1) never reads the global seed: under op determinism it refuses."""
-    digests = _pipeline_digests(crop_config, "shim")
-    assert all(d.startswith("error: ") and 'requires "seed" or "seed2"' in d for d in digests), digests
+@pytest.mark.parametrize("config, shims, refusal", [
+    # its maps are legacy (Defun) functions, whose graphs never get the global seed
+    ("pipeline_config", "no-shim", "Random ops require a seed"),
+    # sample_distorted_bounding_box (v1) never reads the global seed
+    ("crop_config", "shim", 'requires "seed" or "seed2"'),
+])
+def test_without_its_shim_the_od_api_augmentation_is_unseeded(request, config, shims, refusal) -> None:
+    """Under op determinism its random ops refuse to run."""
+    digests = _pipeline_digests(request.getfixturevalue(config), shims)
+    assert all(d.startswith("error: ") and refusal in d for d in digests), digests
 
 
-def test_with_the_crop_shim_the_same_seed_gives_the_same_crops_and_another_seed_others(crop_config) -> None:
-    same, again, other = _pipeline_digests(crop_config, "shim+crops")
+@pytest.mark.parametrize("config, shims", [("pipeline_config", "shim"), ("crop_config", "shim+crops")])
+def test_with_the_shims_the_same_seed_gives_the_same_batches_and_another_seed_others(request, config, shims) -> None:
+    same, again, other = _pipeline_digests(request.getfixturevalue(config), shims)
     assert not same.startswith("error"), same
     assert same == again
     assert other != same
