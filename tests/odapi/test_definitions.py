@@ -39,7 +39,7 @@ def _scaled() -> tuple[Any, Any]:
 
 
 def _atomic(function: Any) -> Any:
-    return function.get_concrete_function(tf.constant(1.0))._inference_function  # noqa: SLF001
+    return function.get_concrete_function(tf.constant(1.0))._inference_function
 
 
 def test_strip_field_keeps_every_other_field_in_order() -> None:
@@ -71,7 +71,7 @@ def test_a_traced_function_is_made_and_called_without_a_whole_parse(whole_parses
     assert float(scaled(tf.constant(1.0))) == 13.0
     assert whole_parses == []
     atomic = _atomic(scaled)
-    assert atomic._cached_definition is None  # noqa: SLF001 - nobody else saw the stub
+    assert atomic._cached_definition is None  # nobody else saw the stub
     whole = atomic.cached_definition  # parsed now, as TensorFlow always did
     assert len(whole_parses) == 1 and whole.node_def
     nodeless = definition_without_nodes(atomic)

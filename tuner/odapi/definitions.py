@@ -97,16 +97,16 @@ def _attributes(self: Any) -> Any:
 def _checked_without_nodes(call_flat: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(call_flat)
     def checked(self: Any, *args: Any) -> Any:
-        if self._cached_definition is not None or not self._bound_context.executing_eagerly():  # noqa: SLF001
+        if self._cached_definition is not None or not self._bound_context.executing_eagerly():
             return call_flat(self, *args)
         stub = _CHECKED.get(self)
         if stub is None:
             stub = _CHECKED[self] = definition_without_nodes(self)
-        self._cached_definition = stub  # noqa: SLF001 - read by call_flat's argument check only (eager)
+        self._cached_definition = stub  # read by call_flat's argument check only (eager)
         try:
             return call_flat(self, *args)
         finally:
-            self._cached_definition = None  # noqa: SLF001 - as it was: nobody else sees the stub
+            self._cached_definition = None  # as it was: nobody else sees the stub
 
     return checked
 
