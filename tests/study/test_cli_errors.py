@@ -58,6 +58,7 @@ def _cases(tmp_path: Path, small_base: Path) -> dict[str, tuple[list[str], str]]
         "storage in a missing directory": (["--storage", f"sqlite:///{tmp_path / 'nowhere' / 'x.db'}"],
                                            "does not exist"),
         "negative trial timeout": (["--trial-timeout", "-5"], "--trial-timeout must be a positive number"),
+        "zero status interval": (["--status-every", "0"], "--status-every must be a positive number"),
         "warm-up out of range": (["--prune-after", "1.5"], "--prune-after must be a fraction of --steps in [0, 1)"),
         "empty comparison set": (["--prune-min-trials", "0"], "--prune-min-trials must be >= 1 (got 0)"),
         "freeze without a checkpoint": (["--space", space("params:\n  f:\n    knob: freeze\n    choices: [none, backbone]\n")],

@@ -56,6 +56,8 @@ def build_parser() -> OneLineParser:
     p.add_argument("--trial-timeout", type=float, metavar="S",
                    help="fail a trial (class 'timeout') that runs longer than S seconds, so a hung trial "
                         "cannot stall the study (default: no limit)")
+    p.add_argument("--status-every", type=float, default=30.0, metavar="S",
+                   help="seconds between the study's status lines while trials run (default %(default)g)")
     p.add_argument("--study-name", help="default: the base config's name")
     p.add_argument("--storage", help="Optuna RDB URL (default: SQLite file in the run directory)")
     p.add_argument("--run-dir", help="default: runs/<study name>")
@@ -160,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base=args.base, space=args.space, train_data=args.train_data, eval_data=args.eval_data,
         label_map=args.label_map, fine_tune_checkpoint=args.fine_tune_checkpoint, steps=args.steps,
         eval_every=args.eval_every, n_trials=args.n_trials, timeout=args.timeout,
-        trial_timeout=args.trial_timeout, study_name=args.study_name,
+        trial_timeout=args.trial_timeout, status_every=args.status_every, study_name=args.study_name,
         storage=args.storage, run_dir=args.run_dir, sampler=SamplerName(args.sampler), pruner=PrunerKind(args.pruner),
         prune_after=args.prune_after, prune_min_trials=args.prune_min_trials, jobs=args.jobs,
         devices=tuple(d.strip() for d in args.devices.split(",") if d.strip()), seed=args.seed,

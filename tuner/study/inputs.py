@@ -55,6 +55,7 @@ class StudySettings:
     n_trials: int | None = None
     timeout: float | None = None
     trial_timeout: float | None = None
+    status_every: float = 30.0  # seconds between the status lines while trials run (--status-every)
     study_name: str | None = None
     storage: str | None = None
     run_dir: str | None = None
@@ -112,6 +113,8 @@ def _check_settings(s: StudySettings) -> None:
         raise StudyInputError(f"--timeout must be a positive number of seconds (got {s.timeout:g})")
     if s.trial_timeout is not None and not (math.isfinite(s.trial_timeout) and s.trial_timeout > 0):
         raise StudyInputError(f"--trial-timeout must be a positive number of seconds (got {s.trial_timeout:g})")
+    if not (math.isfinite(s.status_every) and s.status_every > 0):
+        raise StudyInputError(f"--status-every must be a positive number of seconds (got {s.status_every:g})")
     if s.confirm < 0:
         raise StudyInputError(f"--confirm must be >= 0 (got {s.confirm}); 0 turns the confirmation off")
     if s.repeats < 1:

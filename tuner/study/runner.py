@@ -51,7 +51,8 @@ def _progress(study: optuna.Study, s: StudySettings, total: int | None, done: in
     """The progress display of a phase of ``total`` trials, ``done`` of them already finished."""
     best = report.best_trial(study)
     return Progress(total, done, s.steps, s.jobs, best=map_value(best) if best else None,
-                    best_number=best.number if best else None, out=out, history=_durations(study),
+                    best_number=best.number if best else None, out=out, interval=s.status_every,
+                    history=_durations(study),
                     compute=ComputeTally.from_trials(study.get_trials(deepcopy=False), s.steps))
 
 
