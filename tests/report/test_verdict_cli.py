@@ -27,7 +27,7 @@ def test_cli_writes_the_verdict_for_the_checkpoint_and_each_variant(reported) ->
     assert verdict["images"] == 16 and verdict["tflite_dir"] == str(reported.tflite_dir)
     stdout = reported.proc.stdout
     assert "checkpoint (TF): mAP" in stdout and "fp32 (model_fp32.tflite): mAP" in stdout and "AP drop" in stdout
-    assert "optuna-dashboard sqlite:///" in stdout and "--artifact-dir" in stdout
+    assert "optuna-dashboard 'sqlite:///" in stdout and "--artifact-dir '" in stdout
     print(f"\nconvert {reported.convert_seconds:.0f} s, report {reported.seconds:.0f} s\n{stdout}")
 
 

@@ -95,11 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(result.verdict.to_text())
     print(f"wrote {result.out} (TensorFlow's own output: {kept})")
     if result.manifest is not None:
-        from tuner.study.storage import redact
+        from tuner.study.report import dashboard_command
 
         m = result.manifest
         print(f"attached {len(m.artifacts)} files to trial {m.trial}; see them with: "
-              f"optuna-dashboard {redact(m.storage)} --artifact-dir {Path(m.artifact_dir).resolve()}")
+              f"{dashboard_command(m.storage, str(Path(m.artifact_dir).resolve()))}")
     return 0
 
 
