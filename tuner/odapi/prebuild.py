@@ -49,8 +49,6 @@ def build_variables(model: Any, dataset: Any, unpad_groundtruth_tensors: bool) -
     import tensorflow as tf
     from object_detection import model_lib, model_lib_v2
 
-    from tuner.odapi.tracing import first_line
-
     try:
         features, labels = next(iter(dataset))
         model._is_training = False  # noqa: SLF001 - as model_lib_v2._ensure_model_is_built
@@ -58,7 +56,7 @@ def build_variables(model: Any, dataset: Any, unpad_groundtruth_tensors: bool) -
         labels = model_lib.unstack_batch(labels, unpad_groundtruth_tensors=unpad_groundtruth_tensors)
         model_lib_v2._compute_losses_and_predictions_dicts(model, features, labels, training_step=0)  # noqa: SLF001
     except Exception as exc:  # noqa: BLE001 - a cost, never a correctness, matter (docstring)
-        return first_line(exc)
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
     return None
 
 

@@ -37,16 +37,6 @@ LOG_PREFIX = "TRACE:"
 _PLAIN = "tuner_plain"
 
 
-def first_line(exc: BaseException) -> str:
-    """``ExceptionType: message``, the first line only: why a shortcut was not taken."""
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
-
-
-def _say_traced_with_autograph(what: str, exc: BaseException) -> None:
-    """The :data:`LOG_PREFIX` line of something traced again with autograph because of ``exc``."""
-    print(f"{LOG_PREFIX} {what} traced with autograph (without it: {first_line(exc)})", flush=True)
-
-
 def plain_function(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     """``tf.function(fn, **options)`` traced without autograph, falling back to autograph for a
     function that cannot be traced without it. Usable as ``@plain_function``,
@@ -72,7 +62,9 @@ def plain_function(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
             except tf.errors.OpError:
                 raise
             except Exception as exc:  # noqa: BLE001 - traced again with autograph (docstring)
-                _say_traced_with_autograph(getattr(fn, "__qualname__", repr(fn)), exc)
+                name = getattr(fn, "__qualname__", repr(fn))
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                print(f"{LOG_PREFIX} {name} traced with autograph (without it: {reason})", flush=True)
                 converted.append(tf.function(fn, **options))
         return converted[0](*args, **kwargs)
 
@@ -108,7 +100,8 @@ def _plain_build(build: Callable[..., Any]) -> Callable[..., Any]:
         except tf.errors.OpError:
             raise
         except Exception as exc:  # noqa: BLE001 - built again with autograph (docstring)
-            _say_traced_with_autograph("the input pipeline", exc)
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            print(f"{LOG_PREFIX} the input pipeline traced with autograph (without it: {reason})", flush=True)
         return build(*args, **kwargs)
 
     setattr(plain_build, _PLAIN, True)
