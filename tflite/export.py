@@ -15,6 +15,7 @@ from typing import Any
 
 from tflite.errors import ModelError, StudyError
 from tflite.model import check_exportable
+from tuner.cli import first_line
 
 
 def stage_checkpoint(checkpoint_prefix: str | Path, work_dir: str | Path) -> Path:
@@ -68,6 +69,6 @@ def export_saved_model(cfg: Any, checkpoint_prefix: str | Path, work_dir: str | 
     try:
         exporter.export_tflite_model(config, str(staged), str(out), max_detections, use_regular_nms)
     except (AssertionError, ValueError) as exc:
-        raise ModelError(f"the OD API TFLite exporter failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+        raise ModelError(f"the OD API TFLite exporter failed ({first_line(exc, limit=200)})",
                          str(checkpoint_prefix), "check that the checkpoint was trained with this config") from exc
     return out / "saved_model"

@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from tflite.errors import ConvertError, DataError, ModelError
+from tuner.cli import first_line
 
 
 class Variant(str, enum.Enum):
@@ -103,7 +104,7 @@ class Converter:
         try:
             self._converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
         except Exception as exc:
-            raise ModelError(f"the exported SavedModel cannot be loaded ({_first_line(exc)})", str(saved_model),
+            raise ModelError(f"the exported SavedModel cannot be loaded ({first_line(exc, limit=200)})", str(saved_model),
                              "re-run the conversion; the export may be incomplete") from exc
 
     def convert(self, variant: Variant, representative: RepresentativeData | None = None,
@@ -149,10 +150,5 @@ class Converter:
         try:
             return bytes(c.convert())
         except Exception as exc:
-            raise ModelError(f"the TFLite converter failed for {variant.value} ({_first_line(exc)})",
+            raise ModelError(f"the TFLite converter failed for {variant.value} ({first_line(exc, limit=200)})",
                              str(self.saved_model), "leave this variant out (--variants) and report the error") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"

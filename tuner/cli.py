@@ -35,6 +35,13 @@ def example(command: str) -> str:
     return f"example: {EXAMPLES[command]}"
 
 
+def first_line(exc: BaseException, *, limit: int = 300) -> str:
+    """``ExceptionType: message`` (or the type alone), the message's first line cut at ``limit``
+    characters: an error or a shortcut not taken, said in one line."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:limit]}" if text else type(exc).__name__
+
+
 def report_internal_error(exc: BaseException, prog: str) -> int:
     """Print one line for an unexpected exception, keep its traceback in a temporary file, and
     return :data:`EXIT_INTERNAL` (never an exit code the command gives a meaning to)."""
@@ -51,8 +58,7 @@ def report_internal_error(exc: BaseException, prog: str) -> int:
             where = fh.name
     except OSError:
         pass
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    sys.stderr.write(f"error: unexpected {type(exc).__name__}{': ' + first if first else ''} (a bug in "
+    sys.stderr.write(f"error: unexpected {first_line(exc)} (a bug in "
                      f"odapi-tuner, not in your input; traceback: {where}; please report it)\n")
     return EXIT_INTERNAL
 

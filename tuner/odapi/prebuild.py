@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuner.cli import first_line
+
 #: The line the trainer prints once the variables are made (tests read it).
 LOG_PREFIX = "PREBUILT:"
 
@@ -56,7 +58,7 @@ def build_variables(model: Any, dataset: Any, unpad_groundtruth_tensors: bool) -
         labels = model_lib.unstack_batch(labels, unpad_groundtruth_tensors=unpad_groundtruth_tensors)
         model_lib_v2._compute_losses_and_predictions_dicts(model, features, labels, training_step=0)  # noqa: SLF001
     except Exception as exc:  # noqa: BLE001 - a cost, never a correctness, matter (docstring)
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return first_line(exc)
     return None
 
 

@@ -31,6 +31,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+from tuner.cli import first_line
+
 #: The line a step that needed autograph prints (tests and users read it in the trial's log).
 LOG_PREFIX = "TRACE:"
 #: The marker of a function :func:`plain_input_pipelines` installed (idempotence).
@@ -63,8 +65,7 @@ def plain_function(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
                 raise
             except Exception as exc:  # noqa: BLE001 - traced again with autograph (docstring)
                 name = getattr(fn, "__qualname__", repr(fn))
-                reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                print(f"{LOG_PREFIX} {name} traced with autograph (without it: {reason})", flush=True)
+                print(f"{LOG_PREFIX} {name} traced with autograph (without it: {first_line(exc)})", flush=True)
                 converted.append(tf.function(fn, **options))
         return converted[0](*args, **kwargs)
 
@@ -100,8 +101,8 @@ def _plain_build(build: Callable[..., Any]) -> Callable[..., Any]:
         except tf.errors.OpError:
             raise
         except Exception as exc:  # noqa: BLE001 - built again with autograph (docstring)
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            print(f"{LOG_PREFIX} the input pipeline traced with autograph (without it: {reason})", flush=True)
+            print(f"{LOG_PREFIX} the input pipeline traced with autograph (without it: {first_line(exc)})",
+                  flush=True)
         return build(*args, **kwargs)
 
     setattr(plain_build, _PLAIN, True)

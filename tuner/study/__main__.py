@@ -18,7 +18,7 @@ from typing import Sequence
 import optuna
 
 from tuner import tfquiet
-from tuner.cli import example, OneLineParser
+from tuner.cli import example, first_line, OneLineParser
 from tuner.runinfo import LOG_FILE
 from tuner.study.budget import DeployVariant
 from tuner.study.confirm import CONFIRM, REPEATS
@@ -186,8 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - anything else is a bug or an environment failure: one line
         log = _log_unexpected(exc, plan.run_dir if plan is not None else None)
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"error: unexpected {type(exc).__name__}: {first}; the traceback is in {log} (please report it "
+        print(f"error: unexpected {first_line(exc)}; the traceback is in {log} (please report it "
               "with that file)", file=sys.stderr)
         return 1
     completed = [t for t in study.get_trials(deepcopy=False) if t.values]

@@ -23,6 +23,7 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from tuner.cli import first_line
 from tuner.outcome import FailureClass
 from tuner.runinfo import Attr
 
@@ -59,8 +60,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                 url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
                 engine_kwargs=_engine_kwargs(url))
     except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors vary by backend
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(f"cannot open storage {redact(url)}: {first[:300]}; check the URL, that the "
+        raise StorageError(f"cannot open storage {redact(url)}: {first_line(exc)}; check the URL, that the "
                            "server is running and the credentials") from None
 
 
