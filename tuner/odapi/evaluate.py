@@ -22,6 +22,12 @@ evaluated again (a restarted evaluator resumes).
 
 Exit codes as the trainer's: 0 done; 3 the OD API could not build the model or eval input from
 the config (whichever process meets a bad config first reports it as a config failure).
+
+An iterator over the eval input that has run out is never deleted (:class:`SpentIterators`):
+deleting one waits for tf.data's threads to stop, which took 0 to 5 s after a 64-image
+evaluation with two trials on two cores (about half of the final evaluations paid 3.5-5 s;
+bench/trial_overhead.py, 2026-12-07). The processes that evaluate end by ``os._exit``, so these
+iterators are never torn down.
 """
 from __future__ import annotations
 
@@ -33,6 +39,25 @@ from pathlib import Path
 from typing import Any, Sequence
 
 STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+class SpentIterators:
+    """An iterable over ``dataset`` for one pass (``eager_eval_loop`` takes it as its dataset)
+    whose iterators are kept in :data:`KEPT` once made, never deleted in this process (see the
+    module docstring: deleting one waits for tf.data's threads). One small iterator per
+    evaluation; a warm trainer evaluates once per trial and is recycled after a few."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __iter__(self) -> Any:
+        iterator = iter(self.dataset)
+        KEPT.append(iterator)
+        return iterator
+
+
+#: Every iterator :class:`SpentIterators` made in this process.
+KEPT: list[Any] = []
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,7 +161,8 @@ class CheckpointEvaluator:
         else:
             self.global_step.assign(step)  # the summaries' step, as a restore would set it
         with self.writer.as_default():
-            model_lib_v2.eager_eval_loop(self.model, self.configs, self.eval_input, global_step=self.global_step)
+            model_lib_v2.eager_eval_loop(self.model, self.configs, SpentIterators(self.eval_input),
+                                         global_step=self.global_step)
         self.writer.flush()
         name = os.path.basename(path)
         protocol.append_ledger(self.model_dir, {"step": step, "checkpoint": name,
@@ -216,4 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no teardown of the kept iterators (SpentIterators) or of TensorFlow's state
