@@ -114,6 +114,8 @@ fi
 echo "setup: installing ${nodeps[*]} without their unresolvable dependencies"
 "${PIP[@]}" install -q --no-deps "${nodeps[@]}"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
+# The OD API's old-style *_pb2 modules rewritten for protobuf 4 (tuner/protoregen.py says why).
+"$VENV/bin/python" -m tuner.protoregen
 if ! "$VENV/bin/python" -c "$IMPORT_CHECK"; then
   die "the stack is installed but \`$IMPORT_CHECK\` fails (traceback above); run $VENV/bin/python -m tuner.doctor for the fix"
 fi

@@ -16,3 +16,5 @@ Data flow, one module per step:
 Nothing here imports TensorFlow at import time; modules that need the OD API import
 :mod:`tuner.odapi` (the compat shims) first.
 """
+import tuner  # noqa: F401  (protobuf's implementation chosen before anything imports it)
+

@@ -71,9 +71,10 @@ def check_protobuf() -> Check:
         impl = api_implementation.Type()
     except Exception as exc:  # noqa: BLE001
         return Check("protobuf", False, f"{version}, import failed: {type(exc).__name__}: {exc}", SETUP_FIX)
-    ok = version.split(".")[0] == "3"
+    ok = version.split(".")[0] == "4"
     return Check("protobuf", ok, f"{version} (implementation: {impl})",
-                 "" if ok else "protobuf >= 4 refuses the OD API's old-style *_pb2 files; " + SETUP_FIX)
+                 "" if ok else "the stack runs on protobuf 4, with the OD API's *_pb2 modules rewritten "
+                               "for it; " + SETUP_FIX)
 
 
 def check_odapi() -> Check:

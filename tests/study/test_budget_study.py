@@ -26,13 +26,27 @@ SPACE = "params:\n  size:\n    knob: input_size\n    choices: [64, 128]\n"
 SEED = "1"
 
 
+def _measured(base, small, cache):  # type: ignore[no-untyped-def]
+    """The costs of ``base`` and of ``small`` (a quarter of its pixels), measured again (the cache
+    emptied) up to twice while the bigger model does not measure clearly slower: a latency timed
+    while the other test worker trains was once 3x off (CI, 2026-12-07: 0.72 ms for 128 px
+    against 2.33 ms for 64 px)."""
+    for _ in range(3):
+        big = measure_cost(base, variant="int8", threads=2, cache_dir=cache)
+        little = measure_cost(small, variant="int8", threads=2, cache_dir=cache)
+        if big.latency_ms > 1.5 * little.latency_ms:
+            break
+        for path in cache.glob("*.json"):
+            path.unlink()
+    return big, little
+
+
 def test_a_latency_budget_that_excludes_the_base_trains_only_feasible_variants(tmp_path, small_base) -> None:
     base = cfgmod.load(small_base)
     small = cfgmod.loads(cfgmod.dumps(base))
     KNOBS["input_size"](small, 64)
     cache = tmp_path / "costs"
-    big = measure_cost(base, variant="int8", threads=2, cache_dir=cache)
-    little = measure_cost(small, variant="int8", threads=2, cache_dir=cache)
+    big, little = _measured(base, small, cache)
     assert big.latency_ms > 1.5 * little.latency_ms, (big, little)  # 4x the pixels
     limit = round(math.sqrt(big.latency_ms * little.latency_ms), 3)
     stamps = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.json")}

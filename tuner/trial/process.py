@@ -50,15 +50,23 @@ def signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+#: protobuf's implementation in a trial's TensorFlow processes (see :data:`tuner.PROTOBUF_IMPLEMENTATION`).
+TRAINER_PROTOBUF = "upb"
+
+
 def trial_env(device: str | None, threads: int) -> dict[str, str]:
     """The environment of a trial's TensorFlow process: its device (``None``: inherited), its
-    CPU threads (0: TensorFlow decides), TensorFlow's C++ log level, GPU memory growth."""
+    CPU threads (0: TensorFlow decides), TensorFlow's C++ log level, GPU memory growth, protobuf's
+    compiled implementation."""
     env = dict(os.environ)
     if device is not None:
         env["CUDA_VISIBLE_DEVICES"] = device
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The compiled protobuf: TensorFlow parses every traced function through it (2-3 s of a demo
+    # trial in the pure-Python one; tuner/protoregen.py); our other processes take the Python one.
+    env["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = TRAINER_PROTOBUF
     # Trainer and evaluator share the trial's GPU: without this each TF process would
     # reserve nearly all of its memory and the second one would run out.
     env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
