@@ -4,11 +4,12 @@ Every traced ``tf.function`` is an ``AtomicFunction`` in TensorFlow 2.15, and th
 fetch the function's whole ``FunctionDef`` from the runtime and parse it in Python, for a handful
 of fields: ``ConcreteFunction`` reads ``AtomicFunction.attributes`` (the definition's ``attr``
 map) twice when the function is made, and the first eager call checks the number of arguments
-against ``cached_definition.signature``. With protobuf 3.20.3, which has no compiled module for
-Python 3.11 (``api_implementation.Type()`` is ``python``; the OD API's generated modules refuse
-protobuf 4), each parse of a train step (its forward and backward graph, every node) is pure
-Python. A warm trainer traces a new train step and a new eval step in every trial, so every
-trial pays them.
+against ``cached_definition.signature``. With protobuf's pure-Python implementation each parse of
+a train step (its forward and backward graph, every node) is pure Python, and a warm trainer
+traces a new train step and a new eval step in every trial. Written when the stack ran protobuf
+3.20.3 (no compiled module for Python 3.11); since commit c491c75 a trial's processes run protobuf
+4's compiled implementation (:mod:`tuner.protoregen`), where these parses are cheap and this patch
+gains little; our other processes still run the pure-Python one.
 
 :func:`read_without_nodes` makes both read :func:`definition_without_nodes` instead: the same
 ``FunctionDef`` bytes from the runtime, parsed with the ``node_def`` entries (field 3) skipped
